@@ -14,6 +14,7 @@
 // query()/exec()/transaction() (used by drizzle's migrator) take the same mutexes, so nothing
 // can interleave with a batch, and concurrent callers wait in FIFO order (async-mutex) rather
 // than being dropped.
+import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { PGlite, protocol } from "@electric-sql/pglite";
 import { drizzle } from "drizzle-orm/pglite";
@@ -122,6 +123,8 @@ export class PgliteBackend implements SqlBackend {
 
   static async open(options: PgliteBackendOptions = {}): Promise<PgliteBackend> {
     const dataDir = options.dataDir ? path.resolve(options.dataDir) : undefined;
+    // PGlite creates only the last level of its folder; make the parents (e.g. .local/).
+    if (dataDir) mkdirSync(path.dirname(dataDir), { recursive: true });
     const db = await PGlite.create(dataDir ? { dataDir } : {});
     const backend = new PgliteBackend(db, dataDir ? `pglite:${dataDir}` : "pglite:memory");
     // Same session settings a Neon compute answers with (and the Postgres backend forces).
