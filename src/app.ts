@@ -1,0 +1,129 @@
+// The one Hono app: middleware, the routers, the OpenAPI document and the error envelope for
+// every failure (404, 405, malformed JSON, wrong content type, oversize body, validation errors,
+// config errors, dependencies down, and anything unexpected as a bare 500 internal_error).
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { Scalar } from "@scalar/hono-api-reference";
+import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import { ConfigError } from "./config";
+import { AppError, errors } from "./http/errors";
+import { bodyGuard, cors, dependencies, requestContext, type AppEnv } from "./http/middleware";
+import { describeError, log } from "./runtime/log";
+import { DependencyError } from "./runtime/metrics";
+import { authRoutes } from "./routes/auth";
+import { healthRoutes } from "./routes/health";
+import { wellKnownRoutes } from "./routes/well-known";
+
+const SERVICE_VERSION = "0.1.0";
+
+/** Dependency failures anywhere in an error's cause chain (driver errors wrap ours). */
+function dependencyFailure(err: unknown): string | null {
+  const seen = new Set<unknown>();
+  let e: unknown = err;
+  while (e && typeof e === "object" && !seen.has(e)) {
+    seen.add(e);
+    if (e instanceof DependencyError) return e.dependency;
+    const named = e as { name?: string; code?: string; sourceError?: unknown; cause?: unknown };
+    // SQLSTATE class 08 (connection exception), 57P0x (shutdown), 53300 (too many connections).
+    if (named.name === "NeonDbError" && typeof named.code === "string" && /^(08|57P0|53300)/.test(named.code)) return "sql";
+    if (named.name === "NeonDbError" && !named.code && /connecting to database|fetch/i.test(String((e as Error).message))) return "sql";
+    if (named.name === "UpstashError") return "redis";
+    e = named.sourceError ?? named.cause;
+  }
+  return null;
+}
+
+function toAppError(err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  if (err instanceof ConfigError) return errors.config(err.variables);
+  if (err instanceof HTTPException) {
+    switch (err.status) {
+      case 400:
+        return /malformed json/i.test(err.message) ? errors.malformedJson() : new AppError(400, "bad_request", "The request is invalid");
+      case 401:
+        return errors.unauthorized();
+      case 413:
+        return new AppError(413, "payload_too_large", "The request body is too large");
+      case 415:
+        return errors.unsupportedMediaType();
+      default:
+        return err.status >= 500 ? errors.internal() : new AppError(err.status, "bad_request", "The request is invalid");
+    }
+  }
+  const dependency = dependencyFailure(err);
+  if (dependency) return errors.dependencyUnavailable(dependency);
+  return errors.internal();
+}
+
+function errorResponse(c: Context<AppEnv>, err: AppError): Response {
+  c.set("errorCode", err.code);
+  const res = c.json(err.body(), err.status);
+  for (const [k, v] of Object.entries(err.extra.headers ?? {})) res.headers.set(k, v);
+  return res;
+}
+
+function compilePath(path: string): RegExp {
+  const pattern = path
+    .split("/")
+    .map((seg) => (seg.startsWith(":") ? "[^/]+" : seg === "*" ? ".*" : seg.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")))
+    .join("/");
+  return new RegExp(`^${pattern}/?$`);
+}
+
+export function createApp() {
+  const app = new OpenAPIHono<AppEnv>();
+
+  app.use("*", requestContext);
+  app.use("*", dependencies);
+  app.use("*", cors);
+  app.use("*", bodyGuard);
+
+  // Chained so the app's type carries every route (AppType, for hono/client).
+  const routes = app.route("/", healthRoutes).route("/", wellKnownRoutes).route("/", authRoutes);
+
+  app.openAPIRegistry.registerComponent("securitySchemes", "Bearer", {
+    type: "http",
+    scheme: "bearer",
+    bearerFormat: "JWT",
+    description: "An access token from /auth/login or /auth/refresh",
+  });
+  app.doc31("/openapi.json", {
+    openapi: "3.1.0",
+    info: {
+      title: "Edge auth service",
+      version: SERVICE_VERSION,
+      description:
+        "Identity, sessions, RS256 access tokens with rotating refresh tokens, JWKS, password reset, staff approval and admin APIs. Success bodies are `{ data }`; errors are `{ error: { code, message } }`.",
+    },
+  });
+  app.get("/docs", Scalar({ url: "/openapi.json", pageTitle: "Edge auth service API" }));
+
+  // 405 for a known path with another method; 404 for everything else.
+  let routeTable: { method: string; regex: RegExp }[] | null = null;
+  app.notFound((c) => {
+    routeTable ??= app.routes.filter((r) => r.method !== "ALL").map((r) => ({ method: r.method, regex: compilePath(r.path) }));
+    const path = new URL(c.req.url).pathname;
+    const allow = [...new Set(routeTable.filter((r) => r.regex.test(path)).map((r) => r.method))];
+    if (allow.length > 0) {
+      if (allow.includes("GET")) allow.push("HEAD");
+      return errorResponse(c, errors.methodNotAllowed(allow));
+    }
+    return errorResponse(c, errors.notFound(`No route for ${c.req.method} ${path}`));
+  });
+
+  app.onError((err, c) => {
+    const appError = toAppError(err);
+    if (appError.status >= 500) {
+      log({
+        level: "error",
+        msg: appError.code === "internal_error" ? "unhandled error" : appError.message,
+        requestId: c.get("requestId"),
+        code: appError.code,
+        ...describeError(err, { stack: appError.code === "internal_error" }),
+      });
+    }
+    return errorResponse(c, appError);
+  });
+
+  return routes;
+}

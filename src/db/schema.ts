@@ -1,0 +1,175 @@
+// The Auth database schema. drizzle-kit generates the migrations in drizzle/ from this file
+// (`npm run db:generate`); never edit a generated migration by hand.
+import { sql } from "drizzle-orm";
+import {
+  boolean,
+  index,
+  integer,
+  jsonb,
+  pgEnum,
+  pgTable,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from "drizzle-orm/pg-core";
+
+export const GLOBAL_ROLES = ["NONE", "PLATFORM_MODERATOR", "PLATFORM_ADMIN", "PLATFORM_SUPERADMIN"] as const;
+export const AUTH_PROVIDERS = ["password", "google", "microsoft", "sso", "other"] as const;
+export const APPROVAL_STATUSES = ["PENDING", "APPROVED", "REJECTED"] as const;
+export const MEMBERSHIP_ROLES = ["OWNER", "ADMIN", "MANAGER", "MEMBER", "VIEWER"] as const;
+
+export type GlobalRole = (typeof GLOBAL_ROLES)[number];
+export type AuthProvider = (typeof AUTH_PROVIDERS)[number];
+export type ApprovalStatus = (typeof APPROVAL_STATUSES)[number];
+export type MembershipRole = (typeof MEMBERSHIP_ROLES)[number];
+
+export const globalRole = pgEnum("global_role", GLOBAL_ROLES);
+export const authProvider = pgEnum("auth_provider", AUTH_PROVIDERS);
+export const approvalStatus = pgEnum("approval_status", APPROVAL_STATUSES);
+export const membershipRole = pgEnum("membership_role", MEMBERSHIP_ROLES);
+
+const timestamps = {
+  createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+  updatedAt: timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+};
+
+export const users = pgTable(
+  "users",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    /** Stored as given (trimmed, NFC); uniqueness and lookups are case-insensitive via lower(email). */
+    email: text("email").notNull(),
+    /** Argon2id PHC string; null for accounts that cannot sign in with a password. */
+    passwordHash: text("password_hash"),
+    globalRole: globalRole("global_role").notNull().default("NONE"),
+    tokenVersion: integer("token_version").notNull().default(0),
+    fullName: text("full_name"),
+    phoneNumber: text("phone_number"),
+    profilePictureUrl: text("profile_picture_url"),
+    authProvider: authProvider("auth_provider").notNull().default("password"),
+    approvalStatus: approvalStatus("approval_status").notNull().default("PENDING"),
+    isActive: boolean("is_active").notNull().default(false),
+    /** Legacy identifier slots for users migrated from older systems (Finance, vendor portal). */
+    legacyFinanceUserId: text("legacy_finance_user_id"),
+    legacyVendorUserId: text("legacy_vendor_user_id"),
+    lastLoginAt: timestamp("last_login_at", { withTimezone: true, mode: "date" }),
+    passwordChangedAt: timestamp("password_changed_at", { withTimezone: true, mode: "date" }),
+    ...timestamps,
+  },
+  (t) => [
+    uniqueIndex("users_email_lower_key").on(sql`lower(${t.email})`),
+    index("users_global_role_idx").on(t.globalRole),
+    index("users_approval_status_idx").on(t.approvalStatus),
+    uniqueIndex("users_legacy_finance_user_id_key").on(t.legacyFinanceUserId),
+  ],
+);
+
+/** One row per refresh family (a sign-in); the refresh token rotates within it. */
+export const sessions = pgTable(
+  "sessions",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    /** SHA-256 (base64url) of the current refresh secret. */
+    refreshHash: text("refresh_hash").notNull(),
+    /** Hash of the secret rotated away last, and when: a retry within the grace window gets the same successor. */
+    previousRefreshHash: text("previous_refresh_hash"),
+    rotatedAt: timestamp("rotated_at", { withTimezone: true, mode: "date" }),
+    /** Number of rotations so far. */
+    generation: integer("generation").notNull().default(0),
+    /** users.token_version when the session began: a bump (logout-all, reset, deactivation) ends the session. */
+    tokenVersion: integer("token_version").notNull(),
+    userAgent: text("user_agent"),
+    ip: text("ip"),
+    createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    lastUsedAt: timestamp("last_used_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    expiresAt: timestamp("expires_at", { withTimezone: true, mode: "date" }).notNull(),
+    revokedAt: timestamp("revoked_at", { withTimezone: true, mode: "date" }),
+    revokedReason: text("revoked_reason"),
+  },
+  (t) => [index("sessions_user_id_idx").on(t.userId), index("sessions_expires_at_idx").on(t.expiresAt)],
+);
+
+export const passwordResetTokens = pgTable(
+  "password_reset_tokens",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    /** SHA-256 (base64url) of the token; the token itself is only ever in the email. */
+    tokenHash: text("token_hash").notNull(),
+    expiresAt: timestamp("expires_at", { withTimezone: true, mode: "date" }).notNull(),
+    usedAt: timestamp("used_at", { withTimezone: true, mode: "date" }),
+    requestedIp: text("requested_ip"),
+    createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex("password_reset_tokens_token_hash_key").on(t.tokenHash), index("password_reset_tokens_user_id_idx").on(t.userId)],
+);
+
+export const authAuditLogs = pgTable(
+  "auth_audit_logs",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    eventType: text("event_type").notNull(),
+    /** Who acted (a user id), when known. No foreign key: the log outlives deleted users. */
+    actorUserId: uuid("actor_user_id"),
+    /** Free-form actor label for non-user actors (internal API key, Cloudflare Access email, system). */
+    actorLabel: text("actor_label"),
+    targetUserId: uuid("target_user_id"),
+    ip: text("ip"),
+    userAgent: text("user_agent"),
+    metadata: jsonb("metadata").$type<Record<string, unknown>>().notNull().default({}),
+    createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+  },
+  (t) => [
+    index("auth_audit_logs_created_at_idx").on(t.createdAt, t.id),
+    index("auth_audit_logs_target_idx").on(t.targetUserId, t.createdAt),
+    index("auth_audit_logs_actor_idx").on(t.actorUserId, t.createdAt),
+    index("auth_audit_logs_event_type_idx").on(t.eventType, t.createdAt),
+  ],
+);
+
+/** User <-> company (tenant) role links. Company ids are Finance's UUIDs: no cross-database keys. */
+export const companyMemberships = pgTable(
+  "company_memberships",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    companyId: uuid("company_id").notNull(),
+    role: membershipRole("role").notNull().default("MEMBER"),
+    isActive: boolean("is_active").notNull().default(true),
+    ...timestamps,
+  },
+  (t) => [uniqueIndex("company_memberships_user_company_key").on(t.userId, t.companyId), index("company_memberships_company_idx").on(t.companyId)],
+);
+
+/** User <-> business unit role links, within a company. */
+export const businessUnitMemberships = pgTable(
+  "business_unit_memberships",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    companyId: uuid("company_id").notNull(),
+    businessUnitId: uuid("business_unit_id").notNull(),
+    role: membershipRole("role").notNull().default("MEMBER"),
+    isActive: boolean("is_active").notNull().default(true),
+    ...timestamps,
+  },
+  (t) => [
+    uniqueIndex("business_unit_memberships_user_bu_key").on(t.userId, t.businessUnitId),
+    index("business_unit_memberships_company_bu_idx").on(t.companyId, t.businessUnitId),
+  ],
+);
+
+export type User = typeof users.$inferSelect;
+export type Session = typeof sessions.$inferSelect;
+export type CompanyMembership = typeof companyMemberships.$inferSelect;
+export type BusinessUnitMembership = typeof businessUnitMemberships.$inferSelect;

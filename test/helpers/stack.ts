@@ -1,0 +1,49 @@
+// Test access to the local stack's control routes: wipe data, read round-trip counters, and
+// inject faults into the real endpoints (down, erroring, slow) instead of stubbing drivers.
+import { env } from "cloudflare:workers";
+
+type Endpoint = "sql" | "redis";
+
+function controlUrl(endpoint: Endpoint): string {
+  const e = env as unknown as Record<string, string>;
+  return endpoint === "sql" ? e.TEST_SQL_CONTROL_URL : e.TEST_REDIS_CONTROL_URL;
+}
+
+async function control(endpoint: Endpoint, path: string, body?: unknown): Promise<any> {
+  const res = await fetch(`${controlUrl(endpoint)}/__stack/${path}`, {
+    method: body === undefined ? "GET" : "POST",
+    headers: body === undefined ? undefined : { "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (!res.ok) throw new Error(`stack control ${endpoint} ${path}: ${res.status} ${await res.text()}`);
+  return res.json();
+}
+
+export async function resetStack(): Promise<void> {
+  await Promise.all([control("sql", "reset", {}), control("redis", "reset", {})]);
+}
+
+export type Fault = { mode: "none" } | { mode: "down" } | { mode: "error"; message?: string } | { mode: "slow"; delayMs: number };
+
+export function setFault(endpoint: Endpoint, fault: Fault): Promise<void> {
+  return control(endpoint, "fault", fault);
+}
+
+/** Runs fn with the endpoint faulted, and always restores it. */
+export async function withFault<T>(endpoint: Endpoint, fault: Fault, fn: () => Promise<T>): Promise<T> {
+  await setFault(endpoint, fault);
+  try {
+    return await fn();
+  } finally {
+    await setFault(endpoint, { mode: "none" });
+  }
+}
+
+export async function roundTrips(): Promise<{ sql: number; redis: number }> {
+  const [sql, redis] = await Promise.all([control("sql", "stats"), control("redis", "stats")]);
+  return { sql: sql.roundTrips, redis: redis.roundTrips };
+}
+
+export async function resetRoundTrips(): Promise<void> {
+  await Promise.all([control("sql", "stats/reset", {}), control("redis", "stats/reset", {})]);
+}
