@@ -1,0 +1,103 @@
+// RS256 access tokens (typ at+jwt). Verification pins the algorithm, checks typ, iss, aud, exp,
+// nbf and iat with a small skew, ignores jku/x5u/jwk headers (the key is looked up by kid in our
+// own key set only) and rejects unknown kids.
+import { errors as joseErrors, jwtVerify, SignJWT, type JWTPayload } from "jose";
+import type { GlobalRole } from "../db/schema";
+import type { KeySet } from "./keys";
+
+export const ACCESS_TOKEN_TYPE = "at+jwt";
+export const CLOCK_SKEW_SECONDS = 30;
+
+export interface AccessClaims {
+  sub: string;
+  sid: string;
+  jti: string;
+  email: string;
+  globalRole: GlobalRole;
+  tv: number;
+  iat: number;
+  exp: number;
+}
+
+export interface TokenSettings {
+  issuer: string;
+  audience: string;
+  ttlMs: number;
+}
+
+export async function signAccessToken(
+  keys: KeySet,
+  settings: TokenSettings,
+  subject: { userId: string; sessionId: string; email: string; globalRole: GlobalRole; tokenVersion: number },
+  now: Date,
+): Promise<{ token: string; expiresIn: number; jti: string }> {
+  const iat = Math.floor(now.getTime() / 1000);
+  const expiresIn = Math.floor(settings.ttlMs / 1000);
+  const jti = crypto.randomUUID();
+  const token = await new SignJWT({ sid: subject.sessionId, email: subject.email, globalRole: subject.globalRole, tv: subject.tokenVersion })
+    .setProtectedHeader({ alg: "RS256", typ: ACCESS_TOKEN_TYPE, kid: keys.signingKid })
+    .setIssuer(settings.issuer)
+    .setAudience(settings.audience)
+    .setSubject(subject.userId)
+    .setJti(jti)
+    .setIssuedAt(iat)
+    .setNotBefore(iat)
+    .setExpirationTime(iat + expiresIn)
+    .sign(keys.signingKey);
+  return { token, expiresIn, jti };
+}
+
+export type AccessTokenFailure = "token_expired" | "invalid_token";
+
+export class AccessTokenError extends Error {
+  constructor(
+    readonly reason: AccessTokenFailure,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function isClaims(p: JWTPayload): p is JWTPayload & AccessClaims {
+  return (
+    typeof p.sub === "string" &&
+    typeof p.sid === "string" &&
+    typeof p.jti === "string" &&
+    typeof p.email === "string" &&
+    typeof p.globalRole === "string" &&
+    typeof p.tv === "number" &&
+    Number.isInteger(p.tv) &&
+    typeof p.iat === "number" &&
+    typeof p.exp === "number"
+  );
+}
+
+export async function verifyAccessToken(keys: KeySet, settings: TokenSettings, token: string, now: Date): Promise<AccessClaims> {
+  try {
+    const { payload } = await jwtVerify(
+      token,
+      async (header) => {
+        const key = header.kid ? keys.verificationKeys.get(header.kid) : undefined;
+        if (!key) throw new AccessTokenError("invalid_token", "unknown key id");
+        return key;
+      },
+      {
+        algorithms: ["RS256"],
+        typ: ACCESS_TOKEN_TYPE,
+        issuer: settings.issuer,
+        audience: settings.audience,
+        clockTolerance: CLOCK_SKEW_SECONDS,
+        currentDate: now,
+        // Also rejects an iat in the future (beyond the skew).
+        maxTokenAge: Math.floor(settings.ttlMs / 1000) + CLOCK_SKEW_SECONDS,
+        requiredClaims: ["sub", "sid", "jti", "iat", "exp"],
+      },
+    );
+    if (!isClaims(payload)) throw new AccessTokenError("invalid_token", "missing or malformed claims");
+    return payload;
+  } catch (err) {
+    if (err instanceof AccessTokenError) throw err;
+    if (err instanceof joseErrors.JWTExpired) throw new AccessTokenError("token_expired", "the access token has expired");
+    throw new AccessTokenError("invalid_token", "the access token is invalid");
+  }
+}

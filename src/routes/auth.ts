@@ -1,0 +1,387 @@
+// /auth/*: the public identity API. Thin: parse and validate, call one service, respond.
+import { createRoute, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { APPROVAL_STATUSES, AUTH_PROVIDERS, GLOBAL_ROLES, MEMBERSHIP_ROLES } from "../db/schema";
+import { AppError } from "../http/errors";
+import { assertCookieOrigin, clearRefreshCookie, readRefreshCookie, setRefreshCookie } from "../http/cookies";
+import { bearer, requestMeta, type AppEnv } from "../http/middleware";
+import { createRouter, envelope, errorResponse, jsonBody, jsonContent } from "../http/openapi";
+import type { IssuedTokens } from "../services/auth/common";
+import { login } from "../services/auth/login";
+import { logout, logoutAll } from "../services/auth/logout";
+import { currentUser } from "../services/auth/me";
+import { changePassword, confirmPasswordReset, requestPasswordReset } from "../services/auth/passwords";
+import { refresh } from "../services/auth/refresh";
+import { register } from "../services/auth/register";
+import { endSession, listSessions } from "../services/auth/sessions";
+import { MAX_PASSWORD_LENGTH } from "../services/password-policy";
+
+// ---- schemas -----------------------------------------------------------------------------------
+
+const Email = z
+  .email({ pattern: z.regexes.unicodeEmail, error: "must be a valid email address" })
+  .max(254)
+  .openapi({ example: "user@example.com" });
+/** Sign-in passwords are not policy-checked (old passwords must keep working), only bounded. */
+const AnyPassword = z.string().min(1).max(1024);
+const NewPassword = z.string().min(1).max(MAX_PASSWORD_LENGTH * 4).openapi({ description: "Checked against the password policy (length, common passwords, email)" });
+const OptionalText = (max: number) => z.string().max(max).nullable().optional();
+const TokenTransport = z.enum(["json", "cookie"]).openapi({ description: "json (default): refresh token in the body; cookie: in an HttpOnly cookie scoped to /auth" });
+
+const UserSchema = z
+  .object({
+    id: z.uuid(),
+    email: z.string(),
+    fullName: z.string().nullable(),
+    phoneNumber: z.string().nullable(),
+    profilePictureUrl: z.string().nullable(),
+    authProvider: z.enum(AUTH_PROVIDERS),
+    globalRole: z.enum(GLOBAL_ROLES),
+    approvalStatus: z.enum(APPROVAL_STATUSES),
+    isActive: z.boolean(),
+  })
+  .openapi("User");
+
+const TokensSchema = z
+  .object({
+    accessToken: z.string(),
+    tokenType: z.literal("Bearer"),
+    expiresIn: z.number().int().openapi({ description: "Access token lifetime in seconds" }),
+    refreshToken: z.string().optional().openapi({ description: "Absent with the cookie transport" }),
+    refreshExpiresIn: z.number().int().openapi({ description: "Seconds until the session (refresh family) expires" }),
+    tokenTransport: TokenTransport,
+  })
+  .openapi("Tokens");
+
+const LoginResponse = TokensSchema.extend({ user: UserSchema }).openapi("LoginResult");
+
+const MembershipsSchema = {
+  companyMemberships: z.array(z.object({ companyId: z.uuid(), role: z.enum(MEMBERSHIP_ROLES), isActive: z.boolean() })),
+  businessUnitMemberships: z.array(
+    z.object({ companyId: z.uuid(), businessUnitId: z.uuid(), role: z.enum(MEMBERSHIP_ROLES), isActive: z.boolean() }),
+  ),
+};
+
+const MeSchema = UserSchema.extend({
+  lastLoginAt: z.string().nullable(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  ...MembershipsSchema,
+}).openapi("Me");
+
+const SessionSchema = z
+  .object({
+    id: z.uuid(),
+    createdAt: z.string(),
+    lastUsedAt: z.string(),
+    expiresAt: z.string(),
+    userAgent: z.string().nullable(),
+    ip: z.string().nullable(),
+    current: z.boolean(),
+  })
+  .openapi("Session");
+
+const MessageSchema = z.object({ message: z.string() });
+
+const security = [{ Bearer: [] }];
+const tags = ["auth"];
+
+// ---- routes ------------------------------------------------------------------------------------
+
+const registerRoute = createRoute({
+  method: "post",
+  path: "/auth/register",
+  tags,
+  summary: "Self-service sign-up (PUBLIC_REGISTRATION_ENABLED=true): a PENDING, inactive account until staff approve",
+  description: "The answer is the same whether or not the address already has an account; its owner is told by email.",
+  request: {
+    body: jsonBody(
+      z
+        .object({
+          email: Email,
+          password: NewPassword,
+          fullName: OptionalText(200),
+          phoneNumber: OptionalText(50),
+          profilePictureUrl: z.url({ protocol: /^https?$/ }).max(2048).nullable().optional().or(z.literal("")),
+          authProvider: z.enum(AUTH_PROVIDERS).optional(),
+        })
+        .strict(),
+    ),
+  },
+  responses: {
+    202: jsonContent(envelope(z.object({ status: z.literal("PENDING"), message: z.string() })), "Accepted; the account (if new) awaits approval"),
+    400: errorResponse("validation_error or weak_password"),
+    403: errorResponse("registration_disabled"),
+    429: errorResponse("rate_limited (Retry-After)"),
+  },
+});
+
+const loginRoute = createRoute({
+  method: "post",
+  path: "/auth/login",
+  tags,
+  summary: "Sign in with email and password; starts a new session",
+  request: {
+    query: z.object({ tokenTransport: TokenTransport.optional() }),
+    body: jsonBody(
+      z
+        .object({
+          email: Email,
+          password: AnyPassword,
+          accountType: z.enum(["", "internal", "auto", "vendor"]).optional().openapi({
+            description: '"", "internal" or "auto": this service\'s users; "vendor": not implemented (501)',
+          }),
+          tokenTransport: TokenTransport.optional(),
+        })
+        .strict(),
+    ),
+  },
+  responses: {
+    200: jsonContent(envelope(LoginResponse), "Signed in (Cache-Control: no-store)"),
+    400: errorResponse("validation_error"),
+    401: errorResponse("invalid_credentials (same for unknown email and wrong password)"),
+    403: errorResponse("pending_approval, registration_rejected or account_inactive (only after a correct password)"),
+    429: errorResponse("rate_limited (Retry-After)"),
+    501: errorResponse('not_implemented (accountType "vendor")'),
+    503: errorResponse("dependency_unavailable (Redis down with RATE_LIMIT_FAIL_CLOSED_LOGIN=true)"),
+  },
+});
+
+const refreshRoute = createRoute({
+  method: "post",
+  path: "/auth/refresh",
+  tags,
+  summary: "Rotate the refresh token and get a new access token",
+  description:
+    "The refresh token comes from the body or, for the cookie transport, the auth_refresh cookie. A retry of the token just rotated within REFRESH_REUSE_GRACE gets the same successor; a reuse after that ends the session (401 refresh_token_reused).",
+  request: {
+    query: z.object({ tokenTransport: TokenTransport.optional() }),
+    body: jsonBody(z.object({ refreshToken: z.string().max(200).optional(), tokenTransport: TokenTransport.optional() }).strict()),
+  },
+  responses: {
+    200: jsonContent(envelope(TokensSchema), "Rotated (Cache-Control: no-store)"),
+    401: errorResponse("invalid_refresh_token, refresh_token_reused, refresh_token_expired, session_revoked, account_inactive"),
+    403: errorResponse("origin_not_allowed (cookie from a foreign origin)"),
+  },
+});
+
+const logoutRoute = createRoute({
+  method: "post",
+  path: "/auth/logout",
+  tags,
+  summary: "End the session of a refresh token (body or cookie); idempotent",
+  request: { body: jsonBody(z.object({ refreshToken: z.string().max(200).optional() }).strict()) },
+  responses: {
+    200: jsonContent(envelope(z.object({ loggedOut: z.literal(true) })), "Logged out (also when the token was unknown or already ended)"),
+    403: errorResponse("origin_not_allowed (cookie from a foreign origin)"),
+  },
+});
+
+const logoutAllRoute = createRoute({
+  method: "post",
+  path: "/auth/logout-all",
+  tags,
+  security,
+  middleware: [bearer] as const,
+  summary: "End every session of the caller; outstanding access tokens stop working at once",
+  responses: {
+    200: jsonContent(envelope(z.object({ revokedSessions: z.number().int() })), "All sessions ended"),
+    401: errorResponse("unauthorized, invalid_token, token_expired, token_revoked"),
+  },
+});
+
+const meRoute = createRoute({
+  method: "get",
+  path: "/auth/me",
+  tags,
+  security,
+  middleware: [bearer] as const,
+  summary: "The current user, with active company and business-unit memberships",
+  responses: {
+    200: jsonContent(envelope(MeSchema), "The current user"),
+    401: errorResponse("unauthorized, invalid_token, token_expired, token_revoked"),
+  },
+});
+
+const sessionsRoute = createRoute({
+  method: "get",
+  path: "/auth/sessions",
+  tags,
+  security,
+  middleware: [bearer] as const,
+  summary: "The caller's active sessions; `current` marks the one this token belongs to",
+  responses: {
+    200: jsonContent(envelope(z.object({ sessions: z.array(SessionSchema) })), "Active sessions, most recently used first"),
+    401: errorResponse("unauthorized, invalid_token, token_expired, token_revoked"),
+  },
+});
+
+const deleteSessionRoute = createRoute({
+  method: "delete",
+  path: "/auth/sessions/{id}",
+  tags,
+  security,
+  middleware: [bearer] as const,
+  summary: "End one of the caller's own sessions",
+  request: { params: z.object({ id: z.uuid().openapi({ param: { name: "id", in: "path" } }) }) },
+  responses: {
+    200: jsonContent(envelope(z.object({ revoked: z.literal(true) })), "Session ended"),
+    401: errorResponse("unauthorized, invalid_token, token_expired, token_revoked"),
+    404: errorResponse("not_found (unknown, ended, or another user's session)"),
+  },
+});
+
+const resetRequestRoute = createRoute({
+  method: "post",
+  path: "/auth/password-reset/request",
+  tags,
+  summary: "Email a single-use password reset link; the answer is the same for every address",
+  request: { body: jsonBody(z.object({ email: Email, accountType: z.enum(["", "internal", "auto"]).optional() }).strict()) },
+  responses: {
+    200: jsonContent(
+      envelope(MessageSchema.extend({ token: z.string().optional().openapi({ description: "Only with EXPOSE_PASSWORD_RESET_TOKEN=true (never in production)" }) })),
+      "Accepted",
+    ),
+    429: errorResponse("rate_limited (Retry-After)"),
+  },
+});
+
+const resetConfirmRoute = createRoute({
+  method: "post",
+  path: "/auth/password-reset/confirm",
+  tags,
+  summary: "Set a new password with a reset token; ends every session",
+  request: { body: jsonBody(z.object({ token: z.string().min(1).max(200), newPassword: NewPassword }).strict()) },
+  responses: {
+    200: jsonContent(envelope(MessageSchema), "Password changed; sign in again"),
+    400: errorResponse("invalid_reset_token, weak_password, validation_error"),
+  },
+});
+
+const changePasswordRoute = createRoute({
+  method: "post",
+  path: "/auth/change-password",
+  tags,
+  security,
+  middleware: [bearer] as const,
+  summary: "Change the password (current password required); ends the caller's other sessions",
+  request: { body: jsonBody(z.object({ currentPassword: AnyPassword, newPassword: NewPassword }).strict()) },
+  responses: {
+    200: jsonContent(envelope(z.object({ revokedSessions: z.number().int() })), "Changed"),
+    400: errorResponse("invalid_current_password, weak_password, validation_error"),
+    401: errorResponse("unauthorized, invalid_token, token_expired, token_revoked"),
+    429: errorResponse("rate_limited (Retry-After)"),
+  },
+});
+
+// ---- handlers ------------------------------------------------------------------------------------
+
+type Transport = "json" | "cookie";
+
+/** Token answers: never cached; the refresh token in the body or in the cookie. */
+function tokenResponse(c: Context<AppEnv>, tokens: IssuedTokens, transport: Transport) {
+  c.header("Cache-Control", "no-store");
+  c.header("Pragma", "no-cache");
+  const { refreshToken, ...rest } = tokens;
+  if (transport === "cookie") {
+    setRefreshCookie(c, refreshToken, tokens.refreshExpiresIn);
+    return { ...rest, tokenTransport: transport };
+  }
+  return { ...tokens, tokenTransport: transport };
+}
+
+export const authRoutes = createRouter()
+  .openapi(registerRoute, async (c) => {
+    const body = c.req.valid("json");
+    const result = await register(c.get("deps"), { ...body, profilePictureUrl: body.profilePictureUrl || null }, requestMeta(c));
+    return c.json({ data: result }, 202);
+  })
+  .openapi(loginRoute, async (c) => {
+    const body = c.req.valid("json");
+    if (body.accountType === "vendor") throw new AppError(501, "not_implemented", "Vendor sign-in is not implemented by this service");
+    const transport = body.tokenTransport ?? c.req.valid("query").tokenTransport ?? "json";
+    const result = await login(c.get("deps"), { email: body.email, password: body.password }, requestMeta(c));
+    const { user, ...tokens } = result;
+    return c.json({ data: { ...tokenResponse(c, tokens, transport), user } }, 200);
+  })
+  .openapi(refreshRoute, async (c) => {
+    const body = c.req.valid("json");
+    const cookie = readRefreshCookie(c);
+    const presented = body.refreshToken ?? cookie;
+    if (!presented) throw new AppError(401, "invalid_refresh_token", "Send the refresh token in the body or the auth_refresh cookie");
+    const fromCookie = body.refreshToken === undefined;
+    if (fromCookie) assertCookieOrigin(c);
+    const transport = body.tokenTransport ?? c.req.valid("query").tokenTransport ?? (fromCookie ? "cookie" : "json");
+    try {
+      const tokens = await refresh(c.get("deps"), presented, requestMeta(c));
+      return c.json({ data: tokenResponse(c, tokens, transport) }, 200);
+    } catch (err) {
+      // A dead cookie is of no use to the browser: drop it with the error.
+      if (fromCookie && err instanceof AppError && err.status === 401) clearRefreshCookie(c);
+      throw err;
+    }
+  })
+  .openapi(logoutRoute, async (c) => {
+    const body = c.req.valid("json");
+    const cookie = readRefreshCookie(c);
+    if (body.refreshToken === undefined && cookie) assertCookieOrigin(c);
+    await logout(c.get("deps"), body.refreshToken ?? cookie, requestMeta(c));
+    if (cookie) clearRefreshCookie(c);
+    return c.json({ data: { loggedOut: true as const } }, 200);
+  })
+  .openapi(logoutAllRoute, async (c) => {
+    const result = await logoutAll(c.get("deps"), c.get("principal"), requestMeta(c));
+    if (readRefreshCookie(c)) clearRefreshCookie(c);
+    return c.json({ data: result }, 200);
+  })
+  .openapi(meRoute, async (c) => {
+    const me = await currentUser(c.get("deps"), c.get("principal"));
+    c.header("Cache-Control", "no-store");
+    return c.json(
+      {
+        data: {
+          ...me,
+          lastLoginAt: me.lastLoginAt?.toISOString() ?? null,
+          createdAt: me.createdAt.toISOString(),
+          updatedAt: me.updatedAt.toISOString(),
+          companyMemberships: me.companyMemberships as z.infer<typeof MeSchema>["companyMemberships"],
+          businessUnitMemberships: me.businessUnitMemberships as z.infer<typeof MeSchema>["businessUnitMemberships"],
+        },
+      },
+      200,
+    );
+  })
+  .openapi(sessionsRoute, async (c) => {
+    const sessions = await listSessions(c.get("deps"), c.get("principal"));
+    c.header("Cache-Control", "no-store");
+    return c.json(
+      {
+        data: {
+          sessions: sessions.map((s) => ({
+            ...s,
+            createdAt: s.createdAt.toISOString(),
+            lastUsedAt: s.lastUsedAt.toISOString(),
+            expiresAt: s.expiresAt.toISOString(),
+          })),
+        },
+      },
+      200,
+    );
+  })
+  .openapi(deleteSessionRoute, async (c) => {
+    await endSession(c.get("deps"), c.get("principal"), c.req.valid("param").id, requestMeta(c));
+    return c.json({ data: { revoked: true as const } }, 200);
+  })
+  .openapi(resetRequestRoute, async (c) => {
+    const result = await requestPasswordReset(c.get("deps"), { email: c.req.valid("json").email }, requestMeta(c));
+    c.header("Cache-Control", "no-store");
+    return c.json({ data: result }, 200);
+  })
+  .openapi(resetConfirmRoute, async (c) => {
+    await confirmPasswordReset(c.get("deps"), c.req.valid("json"), requestMeta(c));
+    return c.json({ data: { message: "Your password has been changed; sign in again." } }, 200);
+  })
+  .openapi(changePasswordRoute, async (c) => {
+    const result = await changePassword(c.get("deps"), c.get("principal"), c.req.valid("json"), requestMeta(c));
+    return c.json({ data: result }, 200);
+  });

@@ -1,0 +1,83 @@
+// Bearer access tokens on this service's own routes: the signature and claims first (no I/O),
+// then the Redis revocation markers (one round trip). Routes that need current state read it from
+// Postgres, which stays the source of truth; when Redis cannot be reached the markers are skipped
+// and `markersChecked` says so, and such routes must check the session in SQL (they all do).
+import { AccessTokenError, verifyAccessToken, type AccessClaims } from "../../crypto/access-token";
+import { readMarkers } from "../../cache/revocation";
+import type { Deps } from "../../deps";
+import { AppError } from "../../http/errors";
+import { describeError, log } from "../../runtime/log";
+
+export interface Principal {
+  userId: string;
+  sessionId: string;
+  email: string;
+  globalRole: AccessClaims["globalRole"];
+  tokenVersion: number;
+  claims: AccessClaims;
+  markersChecked: boolean;
+}
+
+export function invalidToken(message = "The access token is invalid"): AppError {
+  return new AppError(401, "invalid_token", message, { headers: { "WWW-Authenticate": 'Bearer error="invalid_token"' } });
+}
+
+export function tokenRevoked(): AppError {
+  return new AppError(401, "token_revoked", "The access token has been revoked", {
+    headers: { "WWW-Authenticate": 'Bearer error="invalid_token", error_description="revoked"' },
+  });
+}
+
+export function parseBearer(header: string | undefined): string | null {
+  if (!header) return null;
+  const m = /^Bearer[ ]+([A-Za-z0-9._~+/-]+=*)$/i.exec(header.trim());
+  return m ? m[1] : null;
+}
+
+export async function authenticateBearer(deps: Deps, authorization: string | undefined): Promise<Principal> {
+  const token = parseBearer(authorization);
+  if (!token) {
+    throw new AppError(401, "unauthorized", "Send an access token as Authorization: Bearer <token>", {
+      headers: { "WWW-Authenticate": "Bearer" },
+    });
+  }
+  let claims: AccessClaims;
+  try {
+    claims = await verifyAccessToken(
+      await deps.keys(),
+      { issuer: deps.config.jwt.issuer, audience: deps.config.jwt.audience, ttlMs: deps.config.jwt.accessTokenTtlMs },
+      token,
+      deps.clock.now(),
+    );
+  } catch (err) {
+    if (err instanceof AccessTokenError && err.reason === "token_expired") {
+      throw new AppError(401, "token_expired", "The access token has expired", {
+        headers: { "WWW-Authenticate": 'Bearer error="invalid_token", error_description="expired"' },
+      });
+    }
+    throw invalidToken();
+  }
+  let markersChecked = true;
+  try {
+    const markers = await readMarkers(deps.redis, claims.sid, claims.sub);
+    if (markers.sessionRevoked || (markers.minTokenVersion !== null && claims.tv < markers.minTokenVersion)) throw tokenRevoked();
+  } catch (err) {
+    if (err instanceof AppError) throw err;
+    markersChecked = false;
+    log({ level: "warn", msg: "revocation markers unavailable; relying on Postgres", ...describeError(err, { stack: false }) });
+  }
+  return {
+    userId: claims.sub,
+    sessionId: claims.sid,
+    email: claims.email,
+    globalRole: claims.globalRole,
+    tokenVersion: claims.tv,
+    claims,
+    markersChecked,
+  };
+}
+
+/** A principal's session and token version checked against Postgres (the source of truth). */
+export function assertCurrent(principal: Principal, state: { sessionActive: boolean; tokenVersion: number; isActive: boolean } | null): void {
+  if (!state || !state.sessionActive || state.tokenVersion !== principal.tokenVersion || !state.isActive) throw tokenRevoked();
+}

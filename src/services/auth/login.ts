@@ -1,0 +1,105 @@
+// Password sign-in. Budget: at most 2 SQL round trips and 1 Redis round trip on success.
+// Unknown emails and wrong passwords take the same path and the same time (a full Argon2id hash
+// either way) and get the same 401; account states are only revealed after a correct password.
+import { hashPassword, needsRehash, verifyPassword, type Argon2Params } from "../../crypto/password";
+import { randomSecret, sha256 } from "../../crypto/random";
+import type { Deps } from "../../deps";
+import { AppError } from "../../http/errors";
+import { recordAudit } from "../../stores/audit";
+import { startSession } from "../../stores/sessions";
+import { findCredentialsByEmail } from "../../stores/users";
+import { countAgainst, enforceLimits } from "../rate-limit";
+import { accountBlock, emailKey, issueTokens, normalizeEmail, toUserView, type IssuedTokens, type RequestMeta, type UserView } from "./common";
+
+export interface LoginInput {
+  email: string;
+  password: string;
+}
+
+export const invalidCredentials = () => new AppError(401, "invalid_credentials", "Invalid email or password");
+
+// A real hash of a random password with the current parameters, so an unknown email costs exactly
+// what a wrong password does. Made once per isolate and parameter set.
+const dummyHashes = new Map<string, Promise<string>>();
+function dummyHash(params: Argon2Params): Promise<string> {
+  const key = JSON.stringify(params);
+  let h = dummyHashes.get(key);
+  if (!h) dummyHashes.set(key, (h = hashPassword(randomSecret(), params)));
+  return h;
+}
+
+export async function login(deps: Deps, input: LoginInput, meta: RequestMeta): Promise<IssuedTokens & { user: UserView }> {
+  const { config } = deps;
+  const email = normalizeEmail(input.email);
+  const account = await emailKey(email);
+
+  await enforceLimits(
+    deps,
+    [
+      { name: "login-ip", rule: config.rateLimits.loginPerIp, identifier: meta.ip ?? "unknown", mode: "consume" },
+      { name: "login-failures-email", rule: config.rateLimits.loginFailuresPerEmail, identifier: account, mode: "peek" },
+    ],
+    !config.rateLimitFailClosedLogin,
+  );
+
+  const user = await findCredentialsByEmail(deps.db, email);
+  const stored = user?.passwordHash ?? (await dummyHash(config.argon2));
+  const passwordOk = await verifyPassword(input.password, stored, config.argon2);
+  const now = deps.clock.now();
+
+  if (!user || !user.passwordHash || !passwordOk) {
+    await Promise.all([
+      countAgainst(deps, "login-failures-email", config.rateLimits.loginFailuresPerEmail, account),
+      recordAudit(deps.db, {
+        type: "login.failure",
+        actorUserId: null,
+        targetUserId: user?.id ?? null,
+        ip: meta.ip,
+        userAgent: meta.userAgent,
+        metadata: { reason: "invalid_credentials" },
+        at: now,
+      }),
+    ]);
+    throw invalidCredentials();
+  }
+
+  const blocked = accountBlock(user);
+  if (blocked) {
+    await recordAudit(deps.db, {
+      type: "login.blocked",
+      actorUserId: user.id,
+      targetUserId: user.id,
+      ip: meta.ip,
+      userAgent: meta.userAgent,
+      metadata: { reason: blocked.code },
+      at: now,
+    });
+    throw blocked;
+  }
+
+  const sessionId = crypto.randomUUID();
+  const refreshSecret = randomSecret();
+  const expiresAt = new Date(now.getTime() + config.refreshTokenTtlMs);
+  const rehashed = needsRehash(user.passwordHash, config.argon2) ? await hashPassword(input.password, config.argon2) : null;
+  const started = await startSession(deps.db, {
+    sessionId,
+    userId: user.id,
+    tokenVersion: user.tokenVersion,
+    refreshHash: await sha256(refreshSecret),
+    expiresAt,
+    now,
+    rehashedPassword: rehashed,
+    ip: meta.ip,
+    userAgent: meta.userAgent,
+    auditMetadata: { rehashed: rehashed !== null },
+  });
+  // The account changed between the password check and now (deactivated, logged out everywhere).
+  if (!started) throw new AppError(403, "account_inactive", "This account is inactive");
+
+  const tokens = await issueTokens(
+    deps,
+    { userId: user.id, email: user.email, globalRole: user.globalRole, tokenVersion: user.tokenVersion },
+    { sessionId, refreshSecret, expiresAt },
+  );
+  return { ...tokens, user: toUserView(user) };
+}

@@ -1,0 +1,226 @@
+// Sessions (refresh families). Every change here is one SQL statement (one round trip), with the
+// audit event in the same statement: rotation, revocation, logout-all.
+import { sql } from "drizzle-orm";
+import type { Database } from "../db/client";
+import type { ApprovalStatus, GlobalRole } from "../db/schema";
+import { auditInsert, type AuditEvent } from "./audit";
+import { jsonb, rows, toDate, ts, type AuditContext } from "./sql";
+
+export interface StartSessionInput extends AuditContext {
+  sessionId: string;
+  userId: string;
+  /** The token version the sign-in saw; the session only starts if it is still current. */
+  tokenVersion: number;
+  refreshHash: string;
+  expiresAt: Date;
+  now: Date;
+  /** A re-hashed password to store (parameters changed), or null. */
+  rehashedPassword: string | null;
+  auditMetadata: Record<string, unknown>;
+}
+
+/**
+ * Starts a session for a sign-in, records the login and, when given, the re-hashed password,
+ * in one statement. Nothing is written unless the user is still active, approved and of the same
+ * token version as when the password was checked; returns false then.
+ */
+export async function startSession(db: Database, s: StartSessionInput): Promise<boolean> {
+  const started = await rows<{ id: string }>(
+    db,
+    sql`with eligible as (
+          select id from users
+          where id = ${s.userId}::uuid and is_active and approval_status = 'APPROVED' and token_version = ${s.tokenVersion}::int
+        ), created as (
+          insert into sessions (id, user_id, refresh_hash, token_version, user_agent, ip, created_at, last_used_at, expires_at)
+          select ${s.sessionId}::uuid, eligible.id, ${s.refreshHash}, ${s.tokenVersion}::int, ${s.userAgent ?? null}, ${s.ip ?? null}, ${ts(s.now)}, ${ts(s.now)}, ${ts(s.expiresAt)}
+          from eligible
+          returning id, user_id
+        ), touched as (
+          update users set last_login_at = ${ts(s.now)},
+            password_hash = coalesce(${s.rehashedPassword}, password_hash)
+          from created where users.id = created.user_id
+          returning users.id
+        ), audited as (
+          insert into auth_audit_logs (event_type, actor_user_id, target_user_id, ip, user_agent, metadata, created_at)
+          select 'login.success', created.user_id, created.user_id, ${s.ip ?? null}, ${s.userAgent ?? null},
+                 ${jsonb({ ...s.auditMetadata, sessionId: s.sessionId })}, ${ts(s.now)}
+          from created
+        )
+        select id from created`,
+  );
+  return started.length === 1;
+}
+
+/** The state of a session and its user as the rotation statement saw them. */
+export interface RotationOutcome {
+  sessionId: string;
+  userId: string;
+  rotated: boolean;
+  refreshHash: string;
+  previousRefreshHash: string | null;
+  rotatedAt: Date | null;
+  revokedAt: Date | null;
+  expiresAt: Date;
+  sessionTokenVersion: number;
+  /** Rotations so far (before this statement). */
+  generation: number;
+  email: string;
+  globalRole: GlobalRole;
+  tokenVersion: number;
+  isActive: boolean;
+  approvalStatus: ApprovalStatus;
+}
+
+/**
+ * Rotates the refresh secret atomically: the row changes only if the presented hash is the current
+ * one and the session and user are still valid. Whatever happens, the statement also returns the
+ * session and user as they were, so the caller can tell a lost race, a retry within the grace
+ * window and a reuse apart without another round trip. Of concurrent rotations with one token,
+ * exactly one updates the row (the others re-check `refresh_hash` after the winner commits).
+ */
+export async function rotateRefresh(
+  db: Database,
+  input: { sessionId: string; presentedHash: string; nextHash: string; now: Date },
+): Promise<RotationOutcome | null> {
+  const found = await rows<Record<string, unknown>>(
+    db,
+    sql`with target as (
+          select s.id as "sessionId", s.user_id as "userId", s.refresh_hash as "refreshHash", s.previous_refresh_hash as "previousRefreshHash",
+                 s.rotated_at as "rotatedAt", s.revoked_at as "revokedAt", s.expires_at as "expiresAt", s.token_version as "sessionTokenVersion",
+                 s.generation,
+                 u.email, u.global_role as "globalRole", u.token_version as "tokenVersion", u.is_active as "isActive", u.approval_status as "approvalStatus"
+          from sessions s join users u on u.id = s.user_id
+          where s.id = ${input.sessionId}::uuid
+        ), rotated as (
+          update sessions set refresh_hash = ${input.nextHash}, previous_refresh_hash = ${input.presentedHash},
+                 rotated_at = ${ts(input.now)}, last_used_at = ${ts(input.now)}, generation = generation + 1
+          from users u
+          where sessions.id = ${input.sessionId}::uuid and sessions.refresh_hash = ${input.presentedHash}
+            and sessions.revoked_at is null and sessions.expires_at > ${ts(input.now)}
+            and u.id = sessions.user_id and u.is_active and u.approval_status = 'APPROVED' and u.token_version = sessions.token_version
+          returning sessions.id
+        )
+        select target.*, exists(select 1 from rotated) as rotated from target`,
+  );
+  const r = found[0];
+  if (!r) return null;
+  return {
+    ...(r as unknown as RotationOutcome),
+    rotatedAt: toDate(r.rotatedAt),
+    revokedAt: toDate(r.revokedAt),
+    expiresAt: toDate(r.expiresAt)!,
+  };
+}
+
+/** Revokes a session (if not already revoked) and writes the event, in one statement. */
+export async function revokeSession(
+  db: Database,
+  input: { sessionId: string; userId?: string; reason: string; now: Date; audit: AuditEvent },
+): Promise<{ revoked: boolean; userId: string | null }> {
+  const found = await rows<{ userId: string }>(
+    db,
+    sql`with revoked as (
+          update sessions set revoked_at = ${ts(input.now)}, revoked_reason = ${input.reason}
+          where id = ${input.sessionId}::uuid and revoked_at is null
+            ${input.userId ? sql`and user_id = ${input.userId}::uuid` : sql``}
+          returning id, user_id
+        ), audited as (
+          ${auditInsertFromRevoked(input.audit)}
+        )
+        select user_id as "userId" from revoked`,
+  );
+  return { revoked: found.length === 1, userId: found[0]?.userId ?? null };
+}
+
+function auditInsertFromRevoked(e: AuditEvent) {
+  return sql`insert into auth_audit_logs (event_type, actor_user_id, actor_label, target_user_id, ip, user_agent, metadata, created_at)
+    select ${e.type}, coalesce(${e.actorUserId ?? null}::uuid, revoked.user_id), ${e.actorLabel ?? null}, revoked.user_id, ${e.ip ?? null}, ${e.userAgent ?? null},
+           ${jsonb(e.metadata)} || jsonb_build_object('sessionId', revoked.id), ${ts(e.at)}
+    from revoked`;
+}
+
+/**
+ * Logout by refresh token: revokes the session when the presented hash is its current one, or the
+ * one just rotated away (a client that lost the rotation answer still logs out). Idempotent.
+ */
+export async function revokeByRefresh(
+  db: Database,
+  input: { sessionId: string; presentedHash: string; now: Date; audit: AuditEvent },
+): Promise<{ revoked: boolean; userId: string | null }> {
+  const found = await rows<{ userId: string }>(
+    db,
+    sql`with revoked as (
+          update sessions set revoked_at = ${ts(input.now)}, revoked_reason = 'logout'
+          where id = ${input.sessionId}::uuid and revoked_at is null
+            and (refresh_hash = ${input.presentedHash} or previous_refresh_hash = ${input.presentedHash})
+          returning id, user_id
+        ), audited as (
+          ${auditInsertFromRevoked(input.audit)}
+        )
+        select user_id as "userId" from revoked`,
+  );
+  return { revoked: found.length === 1, userId: found[0]?.userId ?? null };
+}
+
+/**
+ * Ends every session of a user and bumps the token version, so every outstanding access token is
+ * refused at the next check. Returns the new token version and the sessions it revoked.
+ */
+export async function revokeAllSessions(
+  db: Database,
+  input: { userId: string; reason: string; now: Date; audit: AuditEvent },
+): Promise<{ tokenVersion: number; revokedSessionIds: string[] } | null> {
+  const found = await rows<{ tokenVersion: number; revoked: string[] | null }>(
+    db,
+    sql`with bumped as (
+          update users set token_version = token_version + 1, updated_at = ${ts(input.now)}
+          where id = ${input.userId}::uuid
+          returning id, token_version
+        ), revoked as (
+          update sessions set revoked_at = ${ts(input.now)}, revoked_reason = ${input.reason}
+          from bumped where sessions.user_id = bumped.id and sessions.revoked_at is null
+          returning sessions.id
+        ), audited as (
+          ${auditInsert({ ...input.audit, metadata: { ...input.audit.metadata, reason: input.reason } })}
+        )
+        select bumped.token_version as "tokenVersion", (select array_agg(id) from revoked) as revoked from bumped`,
+  );
+  const r = found[0];
+  if (!r) return null;
+  return { tokenVersion: Number(r.tokenVersion), revokedSessionIds: parseUuidArray(r.revoked) };
+}
+
+/** Postgres uuid[] comes back parsed or as its text form "{a,b}" depending on the driver. */
+export function parseUuidArray(v: unknown): string[] {
+  if (v === null || v === undefined) return [];
+  if (Array.isArray(v)) return v.map(String);
+  const text = String(v);
+  return text.length <= 2 ? [] : text.slice(1, -1).split(",");
+}
+
+export interface SessionView {
+  id: string;
+  createdAt: Date;
+  lastUsedAt: Date;
+  expiresAt: Date;
+  userAgent: string | null;
+  ip: string | null;
+}
+
+export async function listActiveSessions(db: Database, userId: string, now: Date): Promise<SessionView[]> {
+  const found = await rows<Record<string, unknown>>(
+    db,
+    sql`select s.id, s.created_at as "createdAt", s.last_used_at as "lastUsedAt", s.expires_at as "expiresAt", s.user_agent as "userAgent", s.ip
+        from sessions s join users u on u.id = s.user_id
+        where s.user_id = ${userId}::uuid and s.revoked_at is null and s.expires_at > ${ts(now)} and s.token_version = u.token_version
+        order by s.last_used_at desc`,
+  );
+  return found.map((r) => ({
+    id: String(r.id),
+    createdAt: toDate(r.createdAt)!,
+    lastUsedAt: toDate(r.lastUsedAt)!,
+    expiresAt: toDate(r.expiresAt)!,
+    userAgent: (r.userAgent as string | null) ?? null,
+    ip: (r.ip as string | null) ?? null,
+  }));
+}
