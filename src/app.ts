@@ -79,7 +79,10 @@ export function createApp() {
   app.use("*", bodyGuard);
 
   // Chained so the app's type carries every route (AppType, for hono/client).
-  const routes = app.route("/", healthRoutes).route("/", wellKnownRoutes).route("/", authRoutes);
+  const routes = app
+    .route("/", healthRoutes)
+    .route("/", wellKnownRoutes)
+    .route("/", authRoutes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "Bearer", {
     type: "http",

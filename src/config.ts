@@ -159,8 +159,16 @@ export const envSchema = z.object({
   RATE_LIMIT_PASSWORD_RESET_PER_IP: rate("10/15m"),
   RATE_LIMIT_REGISTER_PER_IP: rate("10/1h"),
 
-  // Features and policies.
+  // Staff and machine access.
   INTERNAL_API_KEY: optionalString,
+  INTERNAL_API_KEY_NEXT: optionalString,
+  CF_ACCESS_TEAM_DOMAIN: optionalString,
+  CF_ACCESS_AUD: optionalString,
+  CF_ACCESS_CERTS_URL: optionalUrl,
+  FINANCE_CACHE_TTL: duration("10m"),
+  FINANCE_NEGATIVE_CACHE_TTL: duration("30s"),
+
+  // Features and policies.
   PUBLIC_REGISTRATION_ENABLED: bool(false),
   RATE_LIMIT_FAIL_CLOSED_LOGIN: bool(true),
   EXPOSE_PASSWORD_RESET_TOKEN: bool(false),
@@ -221,6 +229,9 @@ export interface Config {
     registerPerIp: RateRule;
   };
   internalApiKey?: string;
+  internalApiKeyNext?: string;
+  cfAccess?: { teamDomain: string; audience: string; certsUrl: string; issuer: string };
+  finance: { databaseUrl?: string; cacheTtlMs: number; negativeCacheTtlMs: number };
   publicRegistrationEnabled: boolean;
   rateLimitFailClosedLogin: boolean;
   exposePasswordResetToken: boolean;
@@ -276,6 +287,14 @@ export function parseConfig(env: Bindings): Config {
   } else if (!raw.JWT_SIGNING_KEY_PEM && raw.APP_ENV !== "development" && raw.APP_ENV !== "test") {
     problems.push({ variable: "JWT_SIGNING_KEY_PEM", message: `is required unless APP_ENV is development or test` });
   }
+  if ((raw.CF_ACCESS_TEAM_DOMAIN === undefined) !== (raw.CF_ACCESS_AUD === undefined))
+    problems.push({ variable: raw.CF_ACCESS_TEAM_DOMAIN ? "CF_ACCESS_AUD" : "CF_ACCESS_TEAM_DOMAIN", message: "is required when the other CF_ACCESS_* variable is set" });
+  if (raw.INTERNAL_API_KEY_NEXT && !raw.INTERNAL_API_KEY)
+    problems.push({ variable: "INTERNAL_API_KEY", message: "is required with INTERNAL_API_KEY_NEXT" });
+  for (const name of ["INTERNAL_API_KEY", "INTERNAL_API_KEY_NEXT"] as const) {
+    const v = raw[name];
+    if (production && v !== undefined && v.length < 32) problems.push({ variable: name, message: "must be at least 32 characters" });
+  }
   if (raw.JWT_NEXT_KEY_PEM && !raw.JWT_NEXT_KID) problems.push({ variable: "JWT_NEXT_KID", message: "is required with JWT_NEXT_KEY_PEM" });
   if (raw.JWT_NEXT_KID && raw.JWT_NEXT_KID === raw.JWT_KID)
     problems.push({ variable: "JWT_NEXT_KID", message: "must differ from JWT_KID" });
@@ -321,6 +340,18 @@ export function parseConfig(env: Bindings): Config {
       registerPerIp: raw.RATE_LIMIT_REGISTER_PER_IP,
     },
     internalApiKey: raw.INTERNAL_API_KEY,
+    internalApiKeyNext: raw.INTERNAL_API_KEY_NEXT,
+    cfAccess:
+      raw.CF_ACCESS_TEAM_DOMAIN && raw.CF_ACCESS_AUD
+        ? {
+            teamDomain: raw.CF_ACCESS_TEAM_DOMAIN.replace(/^https?:\/\//, "").replace(/\/+$/, ""),
+            audience: raw.CF_ACCESS_AUD,
+            issuer: `https://${raw.CF_ACCESS_TEAM_DOMAIN.replace(/^https?:\/\//, "").replace(/\/+$/, "")}`,
+            certsUrl:
+              raw.CF_ACCESS_CERTS_URL ?? `https://${raw.CF_ACCESS_TEAM_DOMAIN.replace(/^https?:\/\//, "").replace(/\/+$/, "")}/cdn-cgi/access/certs`,
+          }
+        : undefined,
+    finance: { databaseUrl: raw.FINANCE_DATABASE_URL, cacheTtlMs: raw.FINANCE_CACHE_TTL, negativeCacheTtlMs: raw.FINANCE_NEGATIVE_CACHE_TTL },
     publicRegistrationEnabled: raw.PUBLIC_REGISTRATION_ENABLED,
     rateLimitFailClosedLogin: raw.RATE_LIMIT_FAIL_CLOSED_LOGIN,
     exposePasswordResetToken: raw.EXPOSE_PASSWORD_RESET_TOKEN,

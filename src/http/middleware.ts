@@ -7,11 +7,12 @@ import { buildDeps, type Deps } from "../deps";
 import { newMetrics, runWithMetrics, serverTiming, type RequestMetrics } from "../runtime/metrics";
 import { log } from "../runtime/log";
 import { authenticateBearer, type Principal } from "../services/auth/bearer";
+import type { StaffPrincipal } from "../services/staff/principal";
 import { AppError, errors } from "./errors";
 
 export interface AppEnv {
   Bindings: Bindings;
-  Variables: { deps: Deps; requestId: string; metrics: RequestMetrics; errorCode?: string; principal: Principal };
+  Variables: { deps: Deps; requestId: string; metrics: RequestMetrics; errorCode?: string; principal: Principal; staff: StaffPrincipal };
 }
 
 /** Route middleware: a valid Bearer access token (checked before the body is validated). */
