@@ -4,13 +4,13 @@
 //   1. DATABASE_URL set: that Postgres (Neon or any);
 //   2. a running `npm run dev` stack: through its SQL endpoint (LOCAL_SQL_PORT, default 8790),
 //      since the embedded database belongs to that process while it runs;
-//   3. otherwise the embedded database in .local/pglite (migrated first).
+//   3. otherwise the embedded database in .local/pglite (LOCAL_DATA_DIR; migrated first).
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { argon2id } from "hash-wasm";
 import { randomBytes } from "node:crypto";
 import { GLOBAL_ROLES } from "../src/db/schema.ts";
-import { PROJECT_ROOT, MIGRATIONS_FOLDER } from "./local-stack/index.ts";
+import { LOCAL_DATA_DIR, MIGRATIONS_FOLDER } from "./local-stack/index.ts";
 import { createSqlBackend, type SqlBackend } from "./local-stack/sql/index.ts";
 
 const USAGE = "usage: npm run admin:create -- --email E --password P [--role PLATFORM_SUPERADMIN|PLATFORM_ADMIN|PLATFORM_MODERATOR|NONE] [--name N]";
@@ -57,12 +57,12 @@ async function viaDevEndpoint(): Promise<{ query: Query; close(): Promise<void>;
 
 async function viaBackend(): Promise<{ query: Query; close(): Promise<void>; where: string }> {
   const databaseUrl = process.env.DATABASE_URL || undefined;
-  const backend: SqlBackend = await createSqlBackend(databaseUrl ? { databaseUrl } : { dataDir: join(PROJECT_ROOT, ".local", "pglite") });
+  const backend: SqlBackend = await createSqlBackend(databaseUrl ? { databaseUrl } : { dataDir: join(LOCAL_DATA_DIR, "pglite") });
   await backend.migrate(MIGRATIONS_FOLDER);
   return {
     query: async (text, params) => ({ rows: (await backend.query(text, params)).rows as unknown[][] }),
     close: () => backend.close(),
-    where: databaseUrl ? new URL(databaseUrl).host : ".local/pglite",
+    where: databaseUrl ? new URL(databaseUrl).host : join(LOCAL_DATA_DIR, "pglite"),
   };
 }
 

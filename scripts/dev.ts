@@ -11,13 +11,13 @@ import { appendFileSync, copyFileSync, existsSync, mkdirSync, readFileSync } fro
 import { join } from "node:path";
 import { envSchema } from "../src/config.ts";
 import { readDevVars, writeDevVars } from "./dev-vars.ts";
-import { PROJECT_ROOT, startLocalStack } from "./local-stack/index.ts";
+import { LOCAL_DATA_DIR, PROJECT_ROOT, startLocalStack } from "./local-stack/index.ts";
 
 const DEV_VARS = join(PROJECT_ROOT, ".dev.vars");
 const EXAMPLE = join(PROJECT_ROOT, ".dev.vars.example");
 const MERGED_DIR = join(PROJECT_ROOT, ".wrangler", "dev");
 const MERGED = join(MERGED_DIR, "vars.env");
-const PGLITE_DIR = join(PROJECT_ROOT, ".local", "pglite");
+const PGLITE_DIR = join(LOCAL_DATA_DIR, "pglite");
 
 export const OFFLINE_WRANGLER_ENV = {
   WRANGLER_SEND_METRICS: "false",

@@ -11,6 +11,8 @@ import { createSqlBackend, startSqlEndpoint } from "./sql/index.ts";
 
 export const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 export const MIGRATIONS_FOLDER = join(PROJECT_ROOT, "drizzle");
+/** Where the embedded databases persist (git-ignored); LOCAL_DATA_DIR moves it. */
+export const LOCAL_DATA_DIR = process.env.LOCAL_DATA_DIR || join(PROJECT_ROOT, ".local");
 
 export interface LocalStackOptions {
   /** Real Postgres to serve (else PGlite). */

@@ -1,0 +1,13 @@
+import { defineConfig } from "vitest/config";
+
+// Node-side tests: the operator commands (scripts/) against a local stack of their own.
+export default defineConfig({
+  test: {
+    name: "node",
+    include: ["test/node/**/*.test.ts"],
+    environment: "node",
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    fileParallelism: false,
+  },
+});
