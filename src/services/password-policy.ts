@@ -14,10 +14,13 @@ function commonPasswords(): Set<string> {
 export type PasswordRule = "too_short" | "too_long" | "common_password" | "contains_email";
 
 export function checkPassword(password: string, opts: { minLength: number; email?: string }): PasswordRule | null {
-  const length = [...password].length;
+  // Judge the password that is hashed: hashing normalises to NFC, so the length is counted there
+  // too (a decomposed "é" is one character, not two).
+  const nfc = password.normalize("NFC");
+  const length = [...nfc].length;
   if (length < opts.minLength) return "too_short";
   if (length > MAX_PASSWORD_LENGTH) return "too_long";
-  const normalized = password.normalize("NFC").toLowerCase();
+  const normalized = nfc.toLowerCase();
   if (commonPasswords().has(normalized)) return "common_password";
   const local = opts.email?.split("@")[0]?.normalize("NFC").toLowerCase() ?? "";
   if (local.length >= 3 && normalized.includes(local)) return "contains_email";

@@ -40,27 +40,42 @@ export interface NewPendingUser {
   authProvider: AuthProvider;
 }
 
+/** What insertPendingUser did: created a user, or found the address taken (with the stored address, when visible). */
+export type PendingUserInsert = { created: true; id: string } | { created: false; existingEmail: string | null };
+
 /**
  * Inserts a PENDING, inactive user unless the address is taken (case-insensitively), and writes
- * the audit event only when a user was created. Returns the new id, or null when the address
- * already had an account. One statement, so a concurrent duplicate cannot slip in.
+ * the audit event only when a user was created. When the address already had an account, returns
+ * that account's stored address (so its owner is written to there, not at the variant typed).
+ * One statement, so a concurrent duplicate cannot slip in.
  */
-export async function insertPendingUser(db: Database, u: NewPendingUser, audit: Omit<AuditEvent, "type" | "targetUserId">): Promise<string | null> {
-  const created = await rows<{ id: string }>(
+export async function insertPendingUser(
+  db: Database,
+  u: NewPendingUser,
+  audit: Omit<AuditEvent, "type" | "targetUserId">,
+): Promise<PendingUserInsert> {
+  const found = await rows<{ id: string; email: string; created: boolean }>(
     db,
     sql`with inserted as (
           insert into users (email, password_hash, full_name, phone_number, profile_picture_url, auth_provider, approval_status, is_active, created_at, updated_at)
           values (${u.email}, ${u.passwordHash}, ${u.fullName}, ${u.phoneNumber}, ${u.profilePictureUrl}, ${u.authProvider}, 'PENDING', false, ${ts(audit.at)}, ${ts(audit.at)})
           on conflict ((lower(email))) do nothing
-          returning id
+          returning id, email
         ), audited as (
           insert into auth_audit_logs (event_type, actor_user_id, target_user_id, ip, user_agent, metadata, created_at)
           select 'user.registered', inserted.id, inserted.id, ${audit.ip ?? null}, ${audit.userAgent ?? null}, ${JSON.stringify(audit.metadata ?? {})}::jsonb, ${ts(audit.at)}
           from inserted
         )
-        select id from inserted`,
+        select id, email, true as created from inserted
+        union all
+        select id, email, false as created from users
+        where lower(email) = lower(${u.email}) and not exists (select 1 from inserted)
+        limit 1`,
   );
-  return created[0]?.id ?? null;
+  const r = found[0];
+  if (r?.created) return { created: true, id: r.id };
+  // Null only when a concurrent insert, not yet visible to this statement, took the address.
+  return { created: false, existingEmail: r?.email ?? null };
 }
 
 export interface CompanyMembershipView {

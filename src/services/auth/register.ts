@@ -45,7 +45,7 @@ export async function register(deps: Deps, input: RegisterInput, meta: RequestMe
   const fullName = blankToNull(input.fullName);
   const now = deps.clock.now();
 
-  const createdId = await insertPendingUser(
+  const outcome = await insertPendingUser(
     deps.db,
     {
       email,
@@ -58,7 +58,7 @@ export async function register(deps: Deps, input: RegisterInput, meta: RequestMe
     { ip: meta.ip, userAgent: meta.userAgent, metadata: { authProvider: input.authProvider ?? "password" }, at: now },
   );
 
-  if (createdId) notify(deps, "registration_pending", email, { name: fullName ?? undefined });
-  else notify(deps, "registration_exists", email, {});
+  if (outcome.created) notify(deps, "registration_pending", email, { name: fullName ?? undefined });
+  else notify(deps, "registration_exists", outcome.existingEmail ?? email, {});
   return ACCEPTED;
 }
