@@ -99,6 +99,8 @@ async function main() {
     databaseUrl: process.env.DATABASE_URL || undefined,
     dataDir: process.env.DATABASE_URL ? undefined : PGLITE_DIR,
     redisUrl: process.env.REDIS_URL || undefined,
+    // Finance beside Auth on the same endpoint: the fixture in .local/pglite-finance, or the real Finance DB.
+    finance: { databaseUrl: process.env.FINANCE_DATABASE_URL || undefined, dataDir: join(LOCAL_DATA_DIR, "pglite-finance") },
     sqlPort: Number(process.env.LOCAL_SQL_PORT ?? 8790),
     redisPort: Number(process.env.LOCAL_REDIS_PORT ?? 8791),
   });

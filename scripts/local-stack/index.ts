@@ -6,6 +6,7 @@ import { randomBytes } from "node:crypto";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { EndpointServer } from "./endpoint-server.ts";
+import { applyFinanceFixture, FINANCE_FIXTURE_DATABASE, financeWorkerUrl } from "./finance-fixture.ts";
 import { createRedisBackend, startRedisEndpoint } from "./redis/index.ts";
 import { createSqlBackend, startSqlEndpoint } from "./sql/index.ts";
 
@@ -30,6 +31,23 @@ export interface LocalStackOptions {
   redisLatencyMs?: number;
   /** Apply drizzle/ migrations before serving (default true). */
   migrate?: boolean;
+  /** The Finance database served beside the Auth one (default: the fixture, in memory); false for none. */
+  finance?: FinanceStackOptions | false;
+}
+
+export interface FinanceStackOptions {
+  /** A real Postgres to serve as Finance (else PGlite). */
+  databaseUrl?: string;
+  /** PGlite data folder for Finance; undefined keeps it in memory. Ignored with databaseUrl. */
+  dataDir?: string;
+  /** The name requests must use (default: databaseUrl's database name, else "finance"). */
+  database?: string;
+  /**
+   * Apply the Finance fixture schema (scripts/local-stack/finance-fixture.sql) and let
+   * /__stack/reset empty it. Default: true for PGlite, false for a real database, which is
+   * then only ever read through (never altered, never wiped).
+   */
+  fixture?: boolean;
 }
 
 export interface LocalStack {
@@ -38,6 +56,8 @@ export interface LocalStack {
   /** What the Worker needs: LOCAL_SQL_ENDPOINT, UPSTASH_REDIS_REST_URL, UPSTASH_REDIS_REST_TOKEN. */
   workerVars: { LOCAL_SQL_ENDPOINT: string; UPSTASH_REDIS_REST_URL: string; UPSTASH_REDIS_REST_TOKEN: string };
   migrationsApplied: number;
+  /** The Finance database: its name on the endpoint and a FINANCE_DATABASE_URL for the Worker that reaches it. */
+  finance?: { database: string; workerUrl: string; backendName: string };
   describe(): string;
   close(): Promise<void>;
 }
@@ -51,10 +71,22 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     await sqlBackend.close();
     throw err;
   }
+  let finance: Awaited<ReturnType<typeof openFinance>>;
+  try {
+    finance = await openFinance(options.finance);
+  } catch (err) {
+    await sqlBackend.close();
+    throw err;
+  }
   const redisBackend = await createRedisBackend({ redisUrl: options.redisUrl });
   const token = options.redisToken ?? randomBytes(24).toString("base64url");
 
-  const sql = await startSqlEndpoint({ backend: sqlBackend, port: options.sqlPort, latencyMs: options.sqlLatencyMs });
+  const sql = await startSqlEndpoint({
+    backend: sqlBackend,
+    port: options.sqlPort,
+    latencyMs: options.sqlLatencyMs,
+    databases: finance ? { [finance.database]: { backend: finance.backend, wipeOnReset: finance.fixture } } : undefined,
+  });
   let redis: EndpointServer;
   try {
     redis = await startRedisEndpoint({ backend: redisBackend, token, port: options.redisPort, latencyMs: options.redisLatencyMs });
@@ -73,6 +105,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       UPSTASH_REDIS_REST_TOKEN: token,
     },
     migrationsApplied,
+    finance: finance ? { database: finance.database, workerUrl: financeWorkerUrl(finance.database), backendName: finance.backend.name } : undefined,
     describe: () =>
       `SQL ${sql.url} (${sql.handler.backendName}), Redis ${redis.url} (${redis.handler.backendName})` +
       (migrationsApplied ? `, ${migrationsApplied} migration(s) applied` : ""),
@@ -80,4 +113,24 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       await Promise.allSettled([sql.close(), redis.close()]);
     },
   };
+}
+
+/** Opens (and, for the fixture, prepares) the Finance backend the SQL endpoint serves beside the Auth one. */
+async function openFinance(options: FinanceStackOptions | false = {}) {
+  if (options === false) return undefined;
+  const databaseUrl = options.databaseUrl;
+  const database = options.database ?? (databaseUrl ? decodeURIComponent(new URL(databaseUrl).pathname.slice(1)) : FINANCE_FIXTURE_DATABASE);
+  if (!database || database === "auth") {
+    throw new Error(`the Finance database needs its own name on the SQL endpoint (got "${database}"); "auth" is what the Worker's DATABASE_URL names`);
+  }
+  const fixture = options.fixture ?? !databaseUrl;
+  const backend = await createSqlBackend(databaseUrl ? { databaseUrl } : { dataDir: options.dataDir });
+  try {
+    if (fixture) await applyFinanceFixture(backend);
+    else await backend.ping();
+  } catch (err) {
+    await backend.close();
+    throw err;
+  }
+  return { database, backend, fixture };
 }

@@ -4,6 +4,7 @@
 import { startEndpointServer } from "../endpoint-server.ts";
 import type { EndpointServer } from "../endpoint-server.ts";
 import { classify, createNeonHttpHandler } from "./neon-http.ts";
+import { createDatabaseRouter } from "./router.ts";
 import type { SqlBackend } from "./backend.ts";
 
 export type {
@@ -20,6 +21,7 @@ export type {
 } from "./backend.ts";
 export { SqlError, toSqlError } from "./backend.ts";
 export { classify, createNeonHttpHandler, neonErrorBody } from "./neon-http.ts";
+export { createDatabaseRouter, requestDatabase } from "./router.ts";
 
 export interface SqlBackendOptions {
   /** A postgres:// URL: use that server. Takes precedence over dataDir. */
@@ -46,11 +48,26 @@ export interface SqlEndpointOptions {
   port?: number;
   host?: string;
   latencyMs?: number;
+  /**
+   * Further databases on the same endpoint, by name: a request whose Neon-Connection-String names
+   * one of them goes to its backend; every other request to `backend`. wipeOnReset: whether
+   * /__stack/reset empties it too.
+   */
+  databases?: Record<string, { backend: SqlBackend; wipeOnReset: boolean }>;
 }
 
 /** Serves Neon's HTTP SQL protocol for the backend; the driver's endpoint is `${server.url}/sql`. */
 export function startSqlEndpoint(options: SqlEndpointOptions): Promise<EndpointServer> {
-  return startEndpointServer(createNeonHttpHandler(options.backend), {
+  const main = createNeonHttpHandler(options.backend);
+  const extra = Object.entries(options.databases ?? {});
+  const handler =
+    extra.length === 0
+      ? main
+      : createDatabaseRouter(
+          main,
+          Object.fromEntries(extra.map(([name, d]) => [name, { handler: createNeonHttpHandler(d.backend), wipeOnReset: d.wipeOnReset }])),
+        );
+  return startEndpointServer(handler, {
     name: "sql",
     port: options.port,
     host: options.host,
