@@ -42,6 +42,10 @@ export default defineConfig({
             TEST_REDIS_CONTROL_URL: stack.redisControl,
             TEST_BACKENDS: stack.backends,
             TEST_KEYS: JSON.stringify(keys),
+            TEST_FINANCE_DATABASE_URL: inject("finance").databaseUrl,
+            TEST_CF_ACCESS_CERTS_URL: inject("cfAccess").certsUrl,
+            TEST_CF_ACCESS_PRIVATE_KEY: inject("cfAccess").privateKey,
+            TEST_CF_ACCESS_UNKNOWN_PRIVATE_KEY: inject("cfAccess").unknownPrivateKey,
           },
         },
       };

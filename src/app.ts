@@ -12,6 +12,11 @@ import { describeError, log } from "./runtime/log";
 import { DependencyError } from "./runtime/metrics";
 import { authRoutes } from "./routes/auth";
 import { healthRoutes } from "./routes/health";
+import { internalAuditRoutes } from "./routes/internal/audit";
+import { internalCompanyRoutes } from "./routes/internal/companies";
+import { internalFinanceRoutes } from "./routes/internal/finance";
+import { internalMachineRoutes } from "./routes/internal/machine";
+import { internalUserRoutes } from "./routes/internal/users";
 import { wellKnownRoutes } from "./routes/well-known";
 
 const SERVICE_VERSION = "0.1.0";
@@ -82,7 +87,12 @@ export function createApp() {
   const routes = app
     .route("/", healthRoutes)
     .route("/", wellKnownRoutes)
-    .route("/", authRoutes);
+    .route("/", authRoutes)
+    .route("/", internalUserRoutes)
+    .route("/", internalCompanyRoutes)
+    .route("/", internalMachineRoutes)
+    .route("/", internalFinanceRoutes)
+    .route("/", internalAuditRoutes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "Bearer", {
     type: "http",

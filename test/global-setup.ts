@@ -2,6 +2,8 @@
 // default; real servers when DATABASE_URL / REDIS_URL name them), applies migrations, makes test
 // signing keys, and provides it all to the Worker's bindings (vitest.config.ts).
 import { generateKeyPairSync } from "node:crypto";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import pg from "pg";
 import type { TestProject } from "vitest/node";
 import { startLocalStack } from "../scripts/local-stack/index.ts";
@@ -10,6 +12,8 @@ declare module "vitest" {
   export interface ProvidedContext {
     stack: { sqlControl: string; redisControl: string; workerVars: Record<string, string>; backends: string };
     keys: { pkcs8: string; pkcs1: string; nextPkcs8: string; nextSpki: string; retiredPkcs1Public: string };
+    finance: { databaseUrl: string };
+    cfAccess: { certsUrl: string; privateKey: string; unknownPrivateKey: string };
   }
 }
 
@@ -38,12 +42,60 @@ function rsaKey() {
   return generateKeyPairSync("rsa", { modulusLength: 2048 });
 }
 
+/** Kids of the fake Cloudflare Access team keys (test/routes/internal/cf-access.test.ts signs with them). */
+const CF_ACCESS_KID = "cf-access-test-1";
+const CF_ACCESS_ROTATED_KID = "cf-access-test-unknown";
+
+/**
+ * A stand-in for https://<team>/cdn-cgi/access/certs on loopback. Any path ending in /certs serves
+ * {keys: [...]}: the Access key; under /rotating/ the "unknown" key is added from the second fetch
+ * on (Access rotating its keys); under /fail/ it answers 500. GET /__hits?path=P counts fetches.
+ */
+async function startCfAccessCerts() {
+  const access = rsaKey();
+  const unknown = rsaKey();
+  const jwk = (key: ReturnType<typeof rsaKey>, kid: string) => ({ ...key.publicKey.export({ format: "jwk" }), kid, alg: "RS256", use: "sig" });
+  const hits = new Map<string, number>();
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? "/", "http://localhost");
+    const send = (status: number, body: unknown) => {
+      res.writeHead(status, { "content-type": "application/json" });
+      res.end(JSON.stringify(body));
+    };
+    if (url.pathname === "/__hits") return send(200, { hits: hits.get(url.searchParams.get("path") ?? "") ?? 0 });
+    if (!url.pathname.endsWith("/certs")) return send(404, { error: "not found" });
+    const n = (hits.get(url.pathname) ?? 0) + 1;
+    hits.set(url.pathname, n);
+    if (url.pathname.startsWith("/fail/")) return send(500, { error: "injected failure" });
+    const keys = [jwk(access, CF_ACCESS_KID)];
+    if (url.pathname.startsWith("/rotating/") && n > 1) keys.push(jwk(unknown, CF_ACCESS_ROTATED_KID));
+    send(200, { keys, public_cert: { kid: CF_ACCESS_KID, cert: "(not used)" } });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    provided: {
+      certsUrl: `http://127.0.0.1:${port}/cdn-cgi/access/certs`,
+      privateKey: access.privateKey.export({ type: "pkcs8", format: "pem" }).toString(),
+      unknownPrivateKey: unknown.privateKey.export({ type: "pkcs8", format: "pem" }).toString(),
+    },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
 export default async function setup(project: TestProject) {
   const databaseUrl = process.env.DATABASE_URL || undefined;
   const redisUrl = process.env.REDIS_URL || undefined;
   if (databaseUrl) await ensureTestDatabase(databaseUrl);
+  // Finance: the fixture (scripts/local-stack/finance-fixture.sql) in PGlite, or in the test database FINANCE_DATABASE_URL names.
+  const financeDatabaseUrl = process.env.FINANCE_DATABASE_URL || undefined;
+  if (financeDatabaseUrl) await ensureTestDatabase(financeDatabaseUrl);
 
-  const stack = await startLocalStack({ databaseUrl, redisUrl });
+  const stack = await startLocalStack({ databaseUrl, redisUrl, finance: { databaseUrl: financeDatabaseUrl, fixture: true } });
+  const cfAccess = await startCfAccessCerts();
   console.log(`[test] local stack: ${stack.describe()}`);
 
   const current = rsaKey();
@@ -55,6 +107,8 @@ export default async function setup(project: TestProject) {
     workerVars: stack.workerVars,
     backends: `${stack.sql.handler.backendName} + ${stack.redis.handler.backendName}`,
   });
+  // Not among the Worker's bindings (Finance stays unconfigured); tests opt in with callWithEnv.
+  project.provide("finance", { databaseUrl: stack.finance!.workerUrl });
   project.provide("keys", {
     pkcs8: current.privateKey.export({ type: "pkcs8", format: "pem" }).toString(),
     pkcs1: current.privateKey.export({ type: "pkcs1", format: "pem" }).toString(),
@@ -62,8 +116,9 @@ export default async function setup(project: TestProject) {
     nextSpki: next.publicKey.export({ type: "spki", format: "pem" }).toString(),
     retiredPkcs1Public: retired.publicKey.export({ type: "pkcs1", format: "pem" }).toString(),
   });
+  project.provide("cfAccess", cfAccess.provided);
 
   return async () => {
-    await stack.close();
+    await Promise.all([stack.close(), cfAccess.close()]);
   };
 }

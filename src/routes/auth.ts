@@ -1,11 +1,12 @@
 // /auth/*: the public identity API. Thin: parse and validate, call one service, respond.
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { APPROVAL_STATUSES, AUTH_PROVIDERS, GLOBAL_ROLES, MEMBERSHIP_ROLES } from "../db/schema";
+import { AUTH_PROVIDERS } from "../db/schema";
 import { AppError } from "../http/errors";
 import { assertCookieOrigin, clearRefreshCookie, readRefreshCookie, setRefreshCookie } from "../http/cookies";
 import { bearer, requestMeta, type AppEnv } from "../http/middleware";
 import { createRouter, envelope, errorResponse, jsonBody, jsonContent } from "../http/openapi";
+import { ProfileSchema, profileJson, UserSchema } from "../http/user-schemas";
 import type { IssuedTokens } from "../services/auth/common";
 import { login } from "../services/auth/login";
 import { logout, logoutAll } from "../services/auth/logout";
@@ -28,20 +29,6 @@ const NewPassword = z.string().min(1).max(MAX_PASSWORD_LENGTH * 4).openapi({ des
 const OptionalText = (max: number) => z.string().max(max).nullable().optional();
 const TokenTransport = z.enum(["json", "cookie"]).openapi({ description: "json (default): refresh token in the body; cookie: in an HttpOnly cookie scoped to /auth" });
 
-const UserSchema = z
-  .object({
-    id: z.uuid(),
-    email: z.string(),
-    fullName: z.string().nullable(),
-    phoneNumber: z.string().nullable(),
-    profilePictureUrl: z.string().nullable(),
-    authProvider: z.enum(AUTH_PROVIDERS),
-    globalRole: z.enum(GLOBAL_ROLES),
-    approvalStatus: z.enum(APPROVAL_STATUSES),
-    isActive: z.boolean(),
-  })
-  .openapi("User");
-
 const TokensSchema = z
   .object({
     accessToken: z.string(),
@@ -54,20 +41,6 @@ const TokensSchema = z
   .openapi("Tokens");
 
 const LoginResponse = TokensSchema.extend({ user: UserSchema }).openapi("LoginResult");
-
-const MembershipsSchema = {
-  companyMemberships: z.array(z.object({ companyId: z.uuid(), role: z.enum(MEMBERSHIP_ROLES), isActive: z.boolean() })),
-  businessUnitMemberships: z.array(
-    z.object({ companyId: z.uuid(), businessUnitId: z.uuid(), role: z.enum(MEMBERSHIP_ROLES), isActive: z.boolean() }),
-  ),
-};
-
-const MeSchema = UserSchema.extend({
-  lastLoginAt: z.string().nullable(),
-  createdAt: z.string(),
-  updatedAt: z.string(),
-  ...MembershipsSchema,
-}).openapi("Me");
 
 const SessionSchema = z
   .object({
@@ -198,7 +171,7 @@ const meRoute = createRoute({
   middleware: [bearer] as const,
   summary: "The current user, with active company and business-unit memberships",
   responses: {
-    200: jsonContent(envelope(MeSchema), "The current user"),
+    200: jsonContent(envelope(ProfileSchema), "The current user"),
     401: errorResponse("unauthorized, invalid_token, token_expired, token_revoked"),
   },
 });
@@ -337,19 +310,7 @@ export const authRoutes = createRouter()
   .openapi(meRoute, async (c) => {
     const me = await currentUser(c.get("deps"), c.get("principal"));
     c.header("Cache-Control", "no-store");
-    return c.json(
-      {
-        data: {
-          ...me,
-          lastLoginAt: me.lastLoginAt?.toISOString() ?? null,
-          createdAt: me.createdAt.toISOString(),
-          updatedAt: me.updatedAt.toISOString(),
-          companyMemberships: me.companyMemberships as z.infer<typeof MeSchema>["companyMemberships"],
-          businessUnitMemberships: me.businessUnitMemberships as z.infer<typeof MeSchema>["businessUnitMemberships"],
-        },
-      },
-      200,
-    );
+    return c.json({ data: profileJson(me) }, 200);
   })
   .openapi(sessionsRoute, async (c) => {
     const sessions = await listSessions(c.get("deps"), c.get("principal"));

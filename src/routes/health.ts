@@ -16,7 +16,7 @@ const ready = createRoute({
   method: "get",
   path: "/ready",
   tags: ["health"],
-  summary: "Readiness: Postgres and Redis each answer within READY_TIMEOUT_MS",
+  summary: "Readiness: Postgres, Redis and (when FINANCE_DATABASE_URL is set) Finance each answer within READY_TIMEOUT_MS",
   responses: {
     200: jsonContent(envelope(z.object({ status: z.literal("ready"), checks: z.record(z.string(), CheckSchema) })), "All dependencies answer"),
     503: errorResponse("A dependency failed; `error.details.checks` names it"),

@@ -1,6 +1,7 @@
 // Readiness: each dependency checked once, in parallel, with a timeout.
 import { sql } from "drizzle-orm";
 import type { Deps } from "../deps";
+import { getFinanceDatabase, pingFinance } from "../stores/finance";
 
 export interface CheckResult {
   ok: boolean;
@@ -35,13 +36,17 @@ async function timed(check: () => Promise<unknown>, timeoutMs: number): Promise<
 
 export async function checkReadiness(deps: Deps): Promise<Readiness> {
   const timeout = deps.config.http.readyTimeoutMs;
-  const [database, redis] = await Promise.all([
+  const finance = getFinanceDatabase(deps.config);
+  const [database, redis, financeCheck] = await Promise.all([
     timed(() => deps.db.execute(sql`select 1`), timeout),
     timed(async () => {
       const pong = await deps.redis.ping();
       if (pong !== "PONG") throw new Error("unexpected PING answer");
     }, timeout),
+    // Finance only when FINANCE_DATABASE_URL is set (optional dependency).
+    finance ? timed(() => pingFinance(finance), timeout) : undefined,
   ]);
   const checks: Record<string, CheckResult> = { database, redis };
+  if (financeCheck) checks.finance = financeCheck;
   return { ready: Object.values(checks).every((c) => c.ok), checks };
 }
