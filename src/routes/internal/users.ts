@@ -23,6 +23,18 @@ const NewPassword = z
 const OptionalText = (max: number) => z.string().max(max).nullable().optional();
 const PictureUrl = z.url({ protocol: /^https?$/ }).max(2048).nullable().optional().or(z.literal(""));
 
+/** The writable user fields, shared by create (email required) and update (everything optional). */
+const UserFields = z.object({
+  password: NewPassword.optional(),
+  fullName: OptionalText(200),
+  globalRole: z.enum(GLOBAL_ROLES).optional(),
+  isActive: z.boolean().optional(),
+  approvalStatus: z.enum(APPROVAL_STATUSES).optional(),
+  phoneNumber: OptionalText(50),
+  profilePictureUrl: PictureUrl,
+  authProvider: z.enum(AUTH_PROVIDERS).optional(),
+});
+
 const AdminUserSchema = UserSchema.extend({
   lastLoginAt: z.string().nullable(),
   createdAt: z.string(),
@@ -107,19 +119,7 @@ const createUserRoute = createRoute({
     'Defaults: globalRole NONE, authProvider "password", approvalStatus APPROVED, isActive true. A password is required for authProvider "password". An approved, active user gets a welcome email.',
   request: {
     body: jsonBody(
-      z
-        .object({
-          email: Email,
-          password: NewPassword.optional(),
-          fullName: OptionalText(200),
-          globalRole: z.enum(GLOBAL_ROLES).optional(),
-          isActive: z.boolean().optional(),
-          approvalStatus: z.enum(APPROVAL_STATUSES).optional(),
-          phoneNumber: OptionalText(50),
-          profilePictureUrl: PictureUrl,
-          authProvider: z.enum(AUTH_PROVIDERS).optional(),
-        })
-        .strict(),
+      UserFields.extend({ email: Email }).strict(),
     ),
   },
   responses: {
@@ -142,19 +142,7 @@ const updateRoute = createRoute({
   request: {
     params: IdParam,
     body: jsonBody(
-      z
-        .object({
-          email: Email.optional(),
-          password: NewPassword.optional(),
-          fullName: OptionalText(200),
-          globalRole: z.enum(GLOBAL_ROLES).optional(),
-          isActive: z.boolean().optional(),
-          approvalStatus: z.enum(APPROVAL_STATUSES).optional(),
-          phoneNumber: OptionalText(50),
-          profilePictureUrl: PictureUrl,
-          authProvider: z.enum(AUTH_PROVIDERS).optional(),
-        })
-        .strict(),
+      UserFields.extend({ email: Email.optional() }).strict(),
     ),
   },
   responses: {
