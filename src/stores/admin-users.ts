@@ -6,23 +6,12 @@ import { sql, type SQL } from "drizzle-orm";
 import type { Database } from "../db/client";
 import type { ApprovalStatus, AuthProvider, GlobalRole } from "../db/schema";
 import type { AuditEvent } from "./audit";
+import type { UserProfile } from "./users";
 import { parseUuidArray } from "./sessions";
 import { jsonb, rows, toDate, ts } from "./sql";
 
-export interface AdminUserRow {
-  id: string;
-  email: string;
-  fullName: string | null;
-  phoneNumber: string | null;
-  profilePictureUrl: string | null;
-  authProvider: AuthProvider;
-  globalRole: GlobalRole;
-  approvalStatus: ApprovalStatus;
-  isActive: boolean;
-  lastLoginAt: Date | null;
-  createdAt: Date;
-  updatedAt: Date;
-}
+/** A user as staff see it: the profile without the token version and memberships. */
+export type AdminUserRow = Omit<UserProfile, "tokenVersion" | "companyMemberships" | "businessUnitMemberships">;
 
 /** The profile columns, optionally qualified ("u."); constant text only. */
 function columns(prefix = ""): SQL {

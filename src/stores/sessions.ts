@@ -3,7 +3,7 @@
 import { sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import type { ApprovalStatus, GlobalRole } from "../db/schema";
-import { auditInsert, type AuditEvent } from "./audit";
+import type { AuditEvent } from "./audit";
 import { jsonb, rows, toDate, ts, type AuditContext } from "./sql";
 
 export interface StartSessionInput extends AuditContext {
@@ -112,10 +112,13 @@ export async function rotateRefresh(
   };
 }
 
-/** Revokes a session (if not already revoked) and writes the event, in one statement. */
+/**
+ * Revokes a session (if not already revoked) and writes the event, in one statement. With
+ * `onlyLive`, an expired session or one of an outdated token version counts as already ended.
+ */
 export async function revokeSession(
   db: Database,
-  input: { sessionId: string; userId?: string; reason: string; now: Date; audit: AuditEvent },
+  input: { sessionId: string; userId?: string; reason: string; now: Date; audit: AuditEvent; onlyLive?: boolean },
 ): Promise<{ revoked: boolean; userId: string | null }> {
   const found = await rows<{ userId: string }>(
     db,
@@ -123,19 +126,29 @@ export async function revokeSession(
           update sessions set revoked_at = ${ts(input.now)}, revoked_reason = ${input.reason}
           where id = ${input.sessionId}::uuid and revoked_at is null
             ${input.userId ? sql`and user_id = ${input.userId}::uuid` : sql``}
+            ${
+              input.onlyLive
+                ? sql`and expires_at > ${ts(input.now)} and token_version = (select u.token_version from users u where u.id = sessions.user_id)`
+                : sql``
+            }
           returning id, user_id
         ), audited as (
-          ${auditInsertFromRevoked(input.audit)}
+          ${auditInsertFromRevoked(input.audit, input.reason)}
         )
         select user_id as "userId" from revoked`,
   );
   return { revoked: found.length === 1, userId: found[0]?.userId ?? null };
 }
 
-function auditInsertFromRevoked(e: AuditEvent) {
+/**
+ * The audit row for a revoked session. When the event names no actor at all (neither a user nor
+ * a label, as for logout), the session's own user is the actor.
+ */
+function auditInsertFromRevoked(e: AuditEvent, reason: string) {
+  const actor = !e.actorUserId && !e.actorLabel ? sql`revoked.user_id` : sql`${e.actorUserId ?? null}::uuid`;
   return sql`insert into auth_audit_logs (event_type, actor_user_id, actor_label, target_user_id, ip, user_agent, metadata, created_at)
-    select ${e.type}, coalesce(${e.actorUserId ?? null}::uuid, revoked.user_id), ${e.actorLabel ?? null}, revoked.user_id, ${e.ip ?? null}, ${e.userAgent ?? null},
-           ${jsonb(e.metadata)} || jsonb_build_object('sessionId', revoked.id), ${ts(e.at)}
+    select ${e.type}, ${actor}, ${e.actorLabel ?? null}, revoked.user_id, ${e.ip ?? null}, ${e.userAgent ?? null},
+           ${jsonb(e.metadata)} || jsonb_build_object('sessionId', revoked.id, 'reason', ${reason}::text), ${ts(e.at)}
     from revoked`;
 }
 
@@ -155,7 +168,7 @@ export async function revokeByRefresh(
             and (refresh_hash = ${input.presentedHash} or previous_refresh_hash = ${input.presentedHash})
           returning id, user_id
         ), audited as (
-          ${auditInsertFromRevoked(input.audit)}
+          ${auditInsertFromRevoked(input.audit, "logout")}
         )
         select user_id as "userId" from revoked`,
   );
@@ -164,7 +177,8 @@ export async function revokeByRefresh(
 
 /**
  * Ends every session of a user and bumps the token version, so every outstanding access token is
- * refused at the next check. Returns the new token version and the sessions it revoked.
+ * refused at the next check. Returns the new token version and the sessions it revoked; null (and
+ * nothing written, not even the audit row) when the user does not exist.
  */
 export async function revokeAllSessions(
   db: Database,
@@ -181,7 +195,13 @@ export async function revokeAllSessions(
           from bumped where sessions.user_id = bumped.id and sessions.revoked_at is null
           returning sessions.id
         ), audited as (
-          ${auditInsert({ ...input.audit, metadata: { ...input.audit.metadata, reason: input.reason } })}
+          insert into auth_audit_logs (event_type, actor_user_id, actor_label, target_user_id, ip, user_agent, metadata, created_at)
+          select ${input.audit.type}, ${input.audit.actorUserId ?? null}::uuid, ${input.audit.actorLabel ?? null}, bumped.id,
+                 ${input.audit.ip ?? null}, ${input.audit.userAgent ?? null},
+                 ${jsonb(input.audit.metadata)} || jsonb_build_object('reason', ${input.reason}::text,
+                   'revokedSessions', (select count(*) from revoked), 'tokenVersion', bumped.token_version),
+                 ${ts(input.audit.at)}
+          from bumped
         )
         select bumped.token_version as "tokenVersion", (select array_agg(id) from revoked) as revoked from bumped`,
   );

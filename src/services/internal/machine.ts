@@ -4,7 +4,7 @@
 import { writeMarkers } from "../../cache/revocation";
 import type { Deps } from "../../deps";
 import { errors } from "../../http/errors";
-import { revokeAllForUser, revokeLiveSession } from "../../stores/machine";
+import { revokeAllSessions, revokeSession } from "../../stores/sessions";
 import { loadProfile, type UserProfile } from "../../stores/users";
 import type { RequestMeta } from "../auth/common";
 
@@ -13,25 +13,26 @@ export const INTERNAL_API_KEY_ACTOR = "internal-api-key";
 /** Ends a live session; an unknown or already ended one is 404. */
 export async function revokeSessionByKey(deps: Deps, sessionId: string, meta: RequestMeta): Promise<{ sessionId: string; userId: string }> {
   const now = deps.clock.now();
-  const result = await revokeLiveSession(deps.db, {
+  const result = await revokeSession(deps.db, {
     sessionId,
     reason: "internal_revoke",
     now,
-    audit: { actorLabel: INTERNAL_API_KEY_ACTOR, ip: meta.ip, userAgent: meta.userAgent },
+    onlyLive: true,
+    audit: { type: "session.revoked", actorUserId: null, actorLabel: INTERNAL_API_KEY_ACTOR, ip: meta.ip, userAgent: meta.userAgent, at: now },
   });
-  if (!result) throw errors.notFound("No such live session");
+  if (!result.revoked) throw errors.notFound("No such live session");
   await writeMarkers(deps.redis, deps.config.jwt.accessTokenTtlMs, { revokedSessionIds: [sessionId] });
-  return { sessionId, userId: result.userId };
+  return { sessionId, userId: result.userId! };
 }
 
 /** Ends every session of the user and makes every outstanding access token fail at once. */
 export async function revokeAllByKey(deps: Deps, userId: string, meta: RequestMeta): Promise<{ revokedSessions: number; tokenVersion: number }> {
   const now = deps.clock.now();
-  const result = await revokeAllForUser(deps.db, {
+  const result = await revokeAllSessions(deps.db, {
     userId,
     reason: "internal_revoke_all",
     now,
-    audit: { actorLabel: INTERNAL_API_KEY_ACTOR, ip: meta.ip, userAgent: meta.userAgent },
+    audit: { type: "sessions.revoked_all", actorUserId: null, actorLabel: INTERNAL_API_KEY_ACTOR, ip: meta.ip, userAgent: meta.userAgent, at: now },
   });
   if (!result) throw errors.notFound("No such user");
   await writeMarkers(deps.redis, deps.config.jwt.accessTokenTtlMs, {

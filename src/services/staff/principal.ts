@@ -9,7 +9,7 @@ import type { GlobalRole } from "../../db/schema";
 import type { Deps } from "../../deps";
 import { AppError } from "../../http/errors";
 import { loadStaffById, type StaffState } from "../../stores/staff";
-import { authenticateBearer, tokenRevoked } from "../auth/bearer";
+import { assertCurrent, authenticateBearer, tokenRevoked } from "../auth/bearer";
 
 export interface StaffPrincipal {
   via: "bearer" | "cloudflare-access";
@@ -47,6 +47,6 @@ export async function bearerStaff(deps: Deps, authorization: string | undefined)
   const principal = await authenticateBearer(deps, authorization);
   const state = await loadStaffById(deps.db, principal.userId, principal.sessionId, deps.clock.now());
   assertUsable(state);
-  if (!state.sessionActive || state.tokenVersion !== principal.tokenVersion) throw tokenRevoked();
+  assertCurrent(principal, state);
   return { via: "bearer", userId: state.id, email: state.email, globalRole: state.globalRole, sessionId: principal.sessionId };
 }
