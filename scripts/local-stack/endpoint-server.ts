@@ -5,16 +5,18 @@
 //   - injected latency (edge simulation: a fixed delay added to every round trip)
 //   - injected faults (down: the connection is dropped; error: the backend answers an error;
 //     slow: the answer is held back for a given time), so tests get failures from the real
-//     endpoint rather than from stubs
+//     endpoint rather than from stubs; with `after: N` the first N round trips after the fault
+//     is set go through untouched and the fault applies from the next one on (a request whose
+//     flow spans several round trips fails between them)
 //   - control routes under /__stack/ for tests, `npm run dev` and the benchmark.
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 
 export type Fault =
   | { mode: "none" }
-  | { mode: "down" }
-  | { mode: "error"; message?: string }
-  | { mode: "slow"; delayMs: number };
+  | { mode: "down"; after?: number }
+  | { mode: "error"; message?: string; after?: number }
+  | { mode: "slow"; delayMs: number; after?: number };
 
 export interface ProtocolAnswer {
   status: number;
@@ -101,6 +103,20 @@ function send(res: http.ServerResponse, status: number, body: unknown, headers: 
 
 export async function startEndpointServer(handler: ProtocolHandler, options: EndpointServerOptions): Promise<EndpointServer> {
   let fault: Fault = { mode: "none" };
+  /** Round trips let through since the fault was set (for `after`). */
+  let faultPassed = 0;
+  const applyFault = (f: Fault) => {
+    fault = f;
+    faultPassed = 0;
+  };
+  /** The fault this round trip gets: none while `after` round trips have not yet gone through. */
+  const faultForRoundTrip = (): Fault => {
+    if (fault.mode !== "none" && fault.after !== undefined && faultPassed < fault.after) {
+      faultPassed += 1;
+      return { mode: "none" };
+    }
+    return fault;
+  };
   let latencyMs = options.latencyMs ?? 0;
   let stats: EndpointStats = { roundTrips: 0, byKind: {} };
   const maxBody = options.maxBodyBytes ?? 16 * 1024 * 1024;
@@ -111,12 +127,12 @@ export async function startEndpointServer(handler: ProtocolHandler, options: End
     const json = body.length ? JSON.parse(body.toString("utf8")) : {};
     switch (route) {
       case "GET /stats":
-        return send(res, 200, { name: options.name, backend: handler.backendName, latencyMs, fault, ...stats });
+        return send(res, 200, { name: options.name, backend: handler.backendName, latencyMs, fault, faultPassed, ...stats });
       case "POST /stats/reset":
         stats = { roundTrips: 0, byKind: {} };
         return send(res, 200, { ok: true });
       case "POST /fault":
-        fault = parseFault(json);
+        applyFault(parseFault(json));
         return send(res, 200, { ok: true, fault });
       case "POST /latency":
         latencyMs = Math.max(0, Number(json.ms) || 0);
@@ -124,7 +140,7 @@ export async function startEndpointServer(handler: ProtocolHandler, options: End
       case "POST /reset":
         await handler.reset();
         stats = { roundTrips: 0, byKind: {} };
-        fault = { mode: "none" };
+        applyFault({ mode: "none" });
         return send(res, 200, { ok: true });
       case "GET /health":
         await handler.ping();
@@ -139,7 +155,8 @@ export async function startEndpointServer(handler: ProtocolHandler, options: End
     try {
       if (path.startsWith(CONTROL_PREFIX)) return await control(path, req, res);
 
-      if (fault.mode === "down") {
+      const active = faultForRoundTrip();
+      if (active.mode === "down") {
         // As if the server died: the client sees a connection failure, not an HTTP answer. The
         // request is read first so the client's upload completes and only the answer is lost.
         await readBody(req, maxBody).catch(() => undefined);
@@ -153,9 +170,9 @@ export async function startEndpointServer(handler: ProtocolHandler, options: End
       stats.byKind[kind] = (stats.byKind[kind] ?? 0) + 1;
 
       if (latencyMs > 0) await sleep(latencyMs);
-      if (fault.mode === "slow") await sleep(fault.delayMs);
-      if (fault.mode === "error") {
-        const a = handler.errorAnswer(fault.message ?? "injected failure");
+      if (active.mode === "slow") await sleep(active.delayMs);
+      if (active.mode === "error") {
+        const a = handler.errorAnswer(active.message ?? "injected failure");
         return send(res, a.status, a.body, a.headers);
       }
       const answer = await handler.handle(preq);
@@ -185,7 +202,7 @@ export async function startEndpointServer(handler: ProtocolHandler, options: End
       stats = { roundTrips: 0, byKind: {} };
     },
     setFault: (f) => {
-      fault = f;
+      applyFault(f);
     },
     setLatency: (ms) => {
       latencyMs = ms;
@@ -199,13 +216,15 @@ export async function startEndpointServer(handler: ProtocolHandler, options: End
 }
 
 function parseFault(json: Record<string, unknown>): Fault {
+  // `after`: how many round trips go through before the fault applies (absent: from the first).
+  const after = json.after === undefined || json.after === null ? {} : { after: Math.max(0, Math.floor(Number(json.after) || 0)) };
   switch (json.mode) {
     case "down":
-      return { mode: "down" };
+      return { mode: "down", ...after };
     case "error":
-      return { mode: "error", message: typeof json.message === "string" ? json.message : undefined };
+      return { mode: "error", message: typeof json.message === "string" ? json.message : undefined, ...after };
     case "slow":
-      return { mode: "slow", delayMs: Math.max(0, Number(json.delayMs) || 0) };
+      return { mode: "slow", delayMs: Math.max(0, Number(json.delayMs) || 0), ...after };
     default:
       return { mode: "none" };
   }

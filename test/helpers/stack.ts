@@ -23,7 +23,16 @@ export async function resetStack(): Promise<void> {
   await Promise.all([control("sql", "reset", {}), control("redis", "reset", {})]);
 }
 
-export type Fault = { mode: "none" } | { mode: "down" } | { mode: "error"; message?: string } | { mode: "slow"; delayMs: number };
+/**
+ * A fault of the local endpoint. `after: N` lets the first N round trips (after the fault is set)
+ * through untouched and fails from the next one on: a request whose flow spans several round
+ * trips then fails between them.
+ */
+export type Fault =
+  | { mode: "none" }
+  | { mode: "down"; after?: number }
+  | { mode: "error"; message?: string; after?: number }
+  | { mode: "slow"; delayMs: number; after?: number };
 
 export function setFault(endpoint: Endpoint, fault: Fault): Promise<void> {
   return control(endpoint, "fault", fault);
