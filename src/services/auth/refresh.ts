@@ -1,10 +1,13 @@
-// Refresh-token rotation. Budget: 1 SQL round trip, no Redis (reuse detection adds one of each).
+// Refresh-token rotation. Budget: 1 SQL round trip, no Redis (reuse detection adds one of each;
+// losing a race against a concurrent writer of the same session adds one SQL round trip).
 //
 // The presented secret S derives its successor S' = HMAC(server key, S); the rotation statement
 // swaps hash(S) for hash(S') only if hash(S) is current. So:
 //   - rotated: S' is the new refresh token;
-//   - lost a concurrent race (hash(S) was current when the statement began, another request
-//     rotated first): the winner stored hash(S'), the same successor; answer S' too;
+//   - lost a concurrent race (hash(S) was current when the statement began, but a concurrent
+//     writer changed the row first): the statement cannot tell a winning refresh with S (which
+//     stored hash(S'), the same successor) from a revocation, so the state is read again with a
+//     fresh statement and judged by the rules here; a winning refresh then makes it the next case;
 //   - S is the secret rotated away last, within REFRESH_REUSE_GRACE, and hash(S') is still current:
 //     a retry (another tab, a lost answer); answer S' with a fresh access token;
 //   - S was rotated away earlier than that, or its successor has rotated since, or S is any
@@ -17,7 +20,7 @@ import { parseRefreshToken, successorSecret } from "../../crypto/refresh-token";
 import { sha256 } from "../../crypto/random";
 import type { Deps } from "../../deps";
 import { AppError } from "../../http/errors";
-import { revokeSession, rotateRefresh } from "../../stores/sessions";
+import { revokeSession, rotateRefresh, type RotationOutcome } from "../../stores/sessions";
 import { issueTokens, type IssuedTokens, type RequestMeta } from "./common";
 
 export const invalidRefreshToken = () => new AppError(401, "invalid_refresh_token", "The refresh token is invalid");
@@ -30,36 +33,48 @@ export async function refresh(deps: Deps, presented: string, meta: RequestMeta):
   const [presentedHash, nextHash] = await Promise.all([sha256(token.secret), sha256(successor)]);
   const now = deps.clock.now();
 
-  const outcome = await rotateRefresh(deps.db, { sessionId: token.sessionId, presentedHash, nextHash, now });
-  if (!outcome) throw invalidRefreshToken();
+  let outcome: RotationOutcome | null = null;
+  for (let attempt = 1; ; attempt++) {
+    outcome = await rotateRefresh(deps.db, { sessionId: token.sessionId, presentedHash, nextHash, now });
+    if (!outcome) throw invalidRefreshToken();
+    if (outcome.rotated) break;
+
+    // Nothing rotated: say why, most definitive reason first.
+    if (outcome.revokedAt) throw new AppError(401, "session_revoked", "This session has ended; sign in again");
+    if (outcome.expiresAt.getTime() <= now.getTime()) throw new AppError(401, "refresh_token_expired", "The refresh token has expired; sign in again");
+    if (!outcome.isActive || outcome.approvalStatus !== "APPROVED") throw new AppError(401, "account_inactive", "This account cannot sign in");
+    if (outcome.sessionTokenVersion !== outcome.tokenVersion) throw new AppError(401, "session_revoked", "This session has ended; sign in again");
+    if (outcome.refreshHash !== presentedHash) break;
+
+    // The statement saw this token current and the session valid, yet did not rotate: the row
+    // changed after the statement began (Postgres re-checks the update against the newest row
+    // version once a concurrent writer commits). That writer may have been a refresh with this very
+    // token, which stored the same successor, or a logout, logout-all, password reset or
+    // deactivation, which ended the session: what the statement read cannot tell them apart. So
+    // look again (a fresh statement, only in this race) rather than hand out a successor that may
+    // belong to a session that no longer exists.
+    if (attempt >= MAX_ROTATION_ATTEMPTS) throw invalidRefreshToken();
+  }
+  const found = outcome;
 
   const issue = () =>
     issueTokens(
       deps,
-      { userId: outcome.userId, email: outcome.email, globalRole: outcome.globalRole, tokenVersion: outcome.tokenVersion },
-      { sessionId: outcome.sessionId, refreshSecret: successor, expiresAt: outcome.expiresAt },
+      { userId: found.userId, email: found.email, globalRole: found.globalRole, tokenVersion: found.tokenVersion },
+      { sessionId: found.sessionId, refreshSecret: successor, expiresAt: found.expiresAt },
     );
 
-  if (outcome.rotated) return issue();
+  if (found.rotated) return issue();
 
-  // Nothing rotated: say why, most definitive reason first.
-  if (outcome.revokedAt) throw new AppError(401, "session_revoked", "This session has ended; sign in again");
-  if (outcome.expiresAt.getTime() <= now.getTime()) throw new AppError(401, "refresh_token_expired", "The refresh token has expired; sign in again");
-  if (!outcome.isActive || outcome.approvalStatus !== "APPROVED") throw new AppError(401, "account_inactive", "This account cannot sign in");
-  if (outcome.sessionTokenVersion !== outcome.tokenVersion) throw new AppError(401, "session_revoked", "This session has ended; sign in again");
-
-  // A concurrent rotation with this very token won: it stored the same successor.
-  if (outcome.refreshHash === presentedHash) return issue();
-
-  if (outcome.previousRefreshHash === presentedHash) {
-    const withinGrace = outcome.rotatedAt !== null && now.getTime() - outcome.rotatedAt.getTime() <= deps.config.refreshReuseGraceMs;
-    if (withinGrace && outcome.refreshHash === nextHash) return issue();
-    await revokeForReuse(deps, outcome.sessionId, outcome.userId, meta, withinGrace ? "successor_already_rotated" : "after_grace_window");
+  if (found.previousRefreshHash === presentedHash) {
+    const withinGrace = found.rotatedAt !== null && now.getTime() - found.rotatedAt.getTime() <= deps.config.refreshReuseGraceMs;
+    if (withinGrace && found.refreshHash === nextHash) return issue();
+    await revokeForReuse(deps, found.sessionId, found.userId, meta, withinGrace ? "successor_already_rotated" : "after_grace_window");
     throw reused();
   }
 
-  if (await isEarlierGeneration(keys.refreshKey, successor, nextHash, outcome)) {
-    await revokeForReuse(deps, outcome.sessionId, outcome.userId, meta, "earlier_generation");
+  if (await isEarlierGeneration(keys.refreshKey, successor, nextHash, found)) {
+    await revokeForReuse(deps, found.sessionId, found.userId, meta, "earlier_generation");
     throw reused();
   }
 
@@ -67,6 +82,12 @@ export async function refresh(deps: Deps, presented: string, meta: RequestMeta):
   // strength of a guess.
   throw invalidRefreshToken();
 }
+
+/**
+ * Statements run per refresh at most. A second one is only needed when a concurrent writer changed
+ * the session under the first; a third only if yet another did so under the second.
+ */
+const MAX_ROTATION_ATTEMPTS = 3;
 
 const reused = () => new AppError(401, "refresh_token_reused", "This refresh token was already used; the session has been ended for safety");
 
