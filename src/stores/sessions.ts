@@ -1,6 +1,6 @@
 // Sessions (refresh families). Every change here is one SQL statement (one round trip), with the
 // audit event in the same statement: rotation, revocation, logout-all.
-import { sql } from "drizzle-orm";
+import { sql, type SQL } from "drizzle-orm";
 import type { Database } from "../db/client";
 import type { ApprovalStatus, GlobalRole } from "../db/schema";
 import type { AuditEvent } from "./audit";
@@ -113,12 +113,42 @@ export async function rotateRefresh(
 }
 
 /**
+ * The session a user's own request acts from (its Bearer token's session and token version). A
+ * change made on the strength of that token is made only while the session is still live, the
+ * token version current and the user active, checked in the statement that makes the change: the
+ * Redis revocation markers are a fast path that may be missing (Redis down when they were to be
+ * written, or when they are read), and Postgres is the source of truth.
+ */
+export interface ActingSession {
+  sessionId: string;
+  tokenVersion: number;
+}
+
+/** SQL condition: `actor` is a live session of the user `userId` (an SQL expression), as above. */
+function actingSessionLive(actor: ActingSession, userId: SQL, now: Date): SQL {
+  return sql`exists (select 1 from sessions acting join users acting_user on acting_user.id = acting.user_id
+      where acting.id = ${actor.sessionId}::uuid and acting.user_id = ${userId}
+        and acting.revoked_at is null and acting.expires_at > ${ts(now)}
+        and acting.token_version = acting_user.token_version and acting_user.token_version = ${actor.tokenVersion}::int
+        and acting_user.is_active)`;
+}
+
+/**
  * Revokes a session (if not already revoked) and writes the event, in one statement. With
  * `onlyLive`, an expired session or one of an outdated token version counts as already ended.
+ * With `actingSession`, nothing happens unless that session is live (see ActingSession).
  */
 export async function revokeSession(
   db: Database,
-  input: { sessionId: string; userId?: string; reason: string; now: Date; audit: AuditEvent; onlyLive?: boolean },
+  input: {
+    sessionId: string;
+    userId?: string;
+    reason: string;
+    now: Date;
+    audit: AuditEvent;
+    onlyLive?: boolean;
+    actingSession?: ActingSession;
+  },
 ): Promise<{ revoked: boolean; userId: string | null }> {
   const found = await rows<{ userId: string }>(
     db,
@@ -131,6 +161,7 @@ export async function revokeSession(
                 ? sql`and expires_at > ${ts(input.now)} and token_version = (select u.token_version from users u where u.id = sessions.user_id)`
                 : sql``
             }
+            ${input.actingSession ? sql`and ${actingSessionLive(input.actingSession, sql`sessions.user_id`, input.now)}` : sql``}
           returning id, user_id
         ), audited as (
           ${auditInsertFromRevoked(input.audit, input.reason)}
@@ -178,17 +209,19 @@ export async function revokeByRefresh(
 /**
  * Ends every session of a user and bumps the token version, so every outstanding access token is
  * refused at the next check. Returns the new token version and the sessions it revoked; null (and
- * nothing written, not even the audit row) when the user does not exist.
+ * nothing written, not even the audit row) when the user does not exist or, with `actingSession`,
+ * when that session is no longer live (see ActingSession).
  */
 export async function revokeAllSessions(
   db: Database,
-  input: { userId: string; reason: string; now: Date; audit: AuditEvent },
+  input: { userId: string; reason: string; now: Date; audit: AuditEvent; actingSession?: ActingSession },
 ): Promise<{ tokenVersion: number; revokedSessionIds: string[] } | null> {
   const found = await rows<{ tokenVersion: number; revoked: string[] | null }>(
     db,
     sql`with bumped as (
           update users set token_version = token_version + 1, updated_at = ${ts(input.now)}
           where id = ${input.userId}::uuid
+            ${input.actingSession ? sql`and ${actingSessionLive(input.actingSession, sql`users.id`, input.now)}` : sql``}
           returning id, token_version
         ), revoked as (
           update sessions set revoked_at = ${ts(input.now)}, revoked_reason = ${input.reason}
@@ -227,12 +260,14 @@ export interface SessionView {
   ip: string | null;
 }
 
+/** The user's live sessions (none while the user is inactive), most recently used first. */
 export async function listActiveSessions(db: Database, userId: string, now: Date): Promise<SessionView[]> {
   const found = await rows<Record<string, unknown>>(
     db,
     sql`select s.id, s.created_at as "createdAt", s.last_used_at as "lastUsedAt", s.expires_at as "expiresAt", s.user_agent as "userAgent", s.ip
         from sessions s join users u on u.id = s.user_id
         where s.user_id = ${userId}::uuid and s.revoked_at is null and s.expires_at > ${ts(now)} and s.token_version = u.token_version
+          and u.is_active
         order by s.last_used_at desc`,
   );
   return found.map((r) => ({

@@ -5,7 +5,7 @@ import { parseRefreshToken } from "../../crypto/refresh-token";
 import { sha256 } from "../../crypto/random";
 import type { Deps } from "../../deps";
 import { revokeAllSessions, revokeByRefresh } from "../../stores/sessions";
-import type { Principal } from "./bearer";
+import { tokenRevoked, type Principal } from "./bearer";
 import type { RequestMeta } from "./common";
 
 /** Always succeeds: an unknown, malformed or already revoked token is simply already logged out. */
@@ -23,7 +23,11 @@ export async function logout(deps: Deps, presented: string | null, meta: Request
   return { revoked: result.revoked };
 }
 
-/** Ends every session of the user and makes every outstanding access token fail at once. */
+/**
+ * Ends every session of the user and makes every outstanding access token fail at once. Only from
+ * a session that is still live (checked in the same statement, Postgres being the source of truth
+ * whatever the Redis markers said): a revoked token gets 401 token_revoked and changes nothing.
+ */
 export async function logoutAll(deps: Deps, principal: Principal, meta: RequestMeta, reason = "logout_all"): Promise<{ revokedSessions: number }> {
   const now = deps.clock.now();
   const result = await revokeAllSessions(deps.db, {
@@ -31,8 +35,9 @@ export async function logoutAll(deps: Deps, principal: Principal, meta: RequestM
     reason,
     now,
     audit: { type: "logout.all", actorUserId: principal.userId, targetUserId: principal.userId, ip: meta.ip, userAgent: meta.userAgent, metadata: {}, at: now },
+    actingSession: { sessionId: principal.sessionId, tokenVersion: principal.tokenVersion },
   });
-  if (!result) return { revokedSessions: 0 };
+  if (!result) throw tokenRevoked();
   await writeMarkers(deps.redis, deps.config.jwt.accessTokenTtlMs, {
     revokedSessionIds: result.revokedSessionIds,
     tokenVersion: { userId: principal.userId, minimum: result.tokenVersion },
