@@ -20,10 +20,36 @@ export function fieldProblems(issues: readonly Issue[]): FieldProblem[] {
   return out;
 }
 
+/**
+ * U+0000 and unpaired UTF-16 surrogates: Postgres text cannot hold the first (22021), and the
+ * second is not Unicode text at all (no UTF-8 form; jsonb refuses its escape). A JSON body, a query
+ * string or a path can carry either, and zod's string checks let them through.
+ */
+const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Every string in validated input that could not be stored as text, by field (iterative: input depth is the client's). */
+export function unstorableText(value: unknown): FieldProblem[] {
+  const out: FieldProblem[] = [];
+  const pending: [unknown, string][] = [[value, ""]];
+  while (pending.length > 0) {
+    const [v, path] = pending.pop()!;
+    if (typeof v === "string") {
+      if (UNSTORABLE.test(v)) out.push({ field: path || "(body)", message: "must not contain NUL (U+0000) or unpaired surrogate characters" });
+    } else if (v !== null && typeof v === "object") {
+      for (const [k, child] of Object.entries(v)) pending.push([child, path ? `${path}.${k}` : k]);
+    }
+  }
+  return out.sort((a, b) => a.field.localeCompare(b.field));
+}
+
 export function createRouter() {
   return new OpenAPIHono<AppEnv>({
     defaultHook: (result) => {
       if (!result.success) throw errors.validation(fieldProblems(result.error.issues as readonly Issue[]));
+      // Valid by the schema but not storable: refused here, for every route and every input
+      // (body, query, path), instead of as a 500 from the database or a changed value.
+      const unstorable = unstorableText(result.data);
+      if (unstorable.length > 0) throw errors.validation(unstorable);
     },
   });
 }
