@@ -1,0 +1,657 @@
+// `npm run bench [-- options]`: the service's performance, counted and timed, in one run
+// (DESIGN.md section 7). See USAGE below and the README's "Performance" section.
+//
+//  1. A fresh local stack in its own process (in-memory PGlite and Redis on free ports, or the
+//     servers in DATABASE_URL / REDIS_URL), the Worker under `wrangler dev` with a signing key
+//     made for this run, production Argon2id parameters and login limits raised out of the way
+//     (.wrangler/bench/<run>/, removed after the run), and a second Worker that only verifies a password
+//     (scripts/bench/argon2-worker.ts) as the yardstick for login. With --url: a Worker that is
+//     already running (e.g. `npm run dev`), its counters read from the local stack's endpoints.
+//  2. Seeds its own users through the SQL endpoint, then measures each operation with bounded
+//     concurrency after a warm-up: requests/s, p50/p95/p99, SQL and Redis round trips per request
+//     (endpoint counter deltas over the measured window), statuses.
+//  3. An interleaved pass at concurrency 1 (login, wrong password, unknown email, bare verify in
+//     turn) for the ratios, so drift and noise hit all four alike.
+//  4. Prints the tables and the ratios, writes JSON, stops everything it started (also on Ctrl-C).
+import { execFileSync, fork } from "node:child_process";
+import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { closeSync, existsSync, mkdirSync, openSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import { dirname, join, relative, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { runLanes, sampleOf, serverTimingPerRequest, statusCounts, summarize, timedFetch, type Sample } from "./bench/load.ts";
+import { formatRatios, formatTable, type OpResult, type Ratio } from "./bench/report.ts";
+import type { StackReady } from "./bench/stack-process.ts";
+import { writeDevVars } from "./dev-vars.ts";
+import { PROJECT_ROOT } from "./local-stack/index.ts";
+import { freePorts, localWorkerVars, startWranglerDev } from "./local-worker.ts";
+import { argon2ParamsFromEnv, hashPasswordPhc, insertApprovedUser, localEndpointAnswers, sqlEndpointQuery } from "./seed-users.ts";
+
+const USAGE = `usage: npm run bench [-- options]
+
+Starts a fresh local stack and the Worker (or targets --url), seeds its own users, and measures
+/health, the JWKS, login (right password, wrong password, unknown email), refresh, /auth/me,
+GET /internal/users and logout: req/s, p50/p95/p99, SQL and Redis round trips per request.
+
+  --concurrency N      requests in flight per operation (default 8)
+  --requests N         measured requests per operation (default 200)
+  --warmup N           unmeasured requests before each operation (default 10)
+  --samples N          rounds of the interleaved ratio pass at concurrency 1 (default 40)
+  --sql-latency MS     edge simulation: delay added to every SQL round trip at the endpoint
+  --redis-latency MS   edge simulation: delay added to every Redis round trip at the endpoint
+  --url URL            benchmark a running Worker on loopback (e.g. http://127.0.0.1:8787 of
+                       npm run dev) instead of starting one; its users are seeded through the
+                       local stack's SQL endpoint
+  --sql-control URL    that SQL endpoint, for seeding and counters (default http://127.0.0.1:8790
+                       when it answers)
+  --redis-control URL  the Redis endpoint, for counters (default http://127.0.0.1:8791 when it answers)
+  --json PATH          where to write the results (default bench-results/bench-<time>.json)
+  --help               this text
+
+Environment: ARGON2_* (default: the Worker's production defaults), DATABASE_URL / REDIS_URL (real
+servers behind the stack's endpoints, as for npm run dev). With --url, the Worker's own login
+limits apply: start it with RATE_LIMIT_LOGIN_PER_IP=1000000/1m RATE_LIMIT_LOGIN_FAILURES_PER_EMAIL=1000000/15m.`;
+
+/** This run's env files, logs and wrangler state (git-ignored; removed after a successful run). */
+const RUN_ID = `${Date.now().toString(36)}${randomBytes(3).toString("hex")}`;
+const RUN_DIR = join(PROJECT_ROOT, ".wrangler", "bench", RUN_ID);
+const PASSWORD = "bench-Tractor-61-orbit";
+const WRONG_PASSWORD = "not-the-Tractor-61-orbit";
+/** Login limits of the bench's own Worker: high enough that no measured request is limited. */
+const BENCH_LIMITS = { RATE_LIMIT_LOGIN_PER_IP: "1000000/1m", RATE_LIMIT_LOGIN_FAILURES_PER_EMAIL: "1000000/15m" };
+
+// ---- arguments -----------------------------------------------------------------------------------
+
+function fail(message: string): never {
+  console.error(`bench: ${message}`);
+  process.exit(2);
+}
+
+let parsed: ReturnType<typeof parseOptions>;
+function parseOptions() {
+  return parseArgs({
+    options: {
+      url: { type: "string" },
+      "sql-control": { type: "string" },
+      "redis-control": { type: "string" },
+      "sql-latency": { type: "string" },
+      "redis-latency": { type: "string" },
+      concurrency: { type: "string", default: "8" },
+      requests: { type: "string", default: "200" },
+      warmup: { type: "string", default: "10" },
+      samples: { type: "string", default: "40" },
+      json: { type: "string" },
+      help: { type: "boolean", default: false },
+    },
+    strict: true,
+    allowPositionals: false,
+  }).values;
+}
+try {
+  parsed = parseOptions();
+} catch (err) {
+  fail(`${err instanceof Error ? err.message : String(err)}\n\n${USAGE}`);
+}
+if (parsed.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+
+function intOption(name: string, value: string | undefined, min: number, max: number): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) fail(`--${name} must be a whole number from ${min} to ${max}, got "${value}"`);
+  return n;
+}
+function msOption(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0 || n > 10_000) fail(`--${name} must be a number of milliseconds from 0 to 10000, got "${value}"`);
+  return n;
+}
+
+/** Only loopback targets: the bench never sends load anywhere else. */
+function loopbackUrl(name: string, value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    fail(`--${name} is not a URL: "${value}"`);
+  }
+  const host = url.hostname.replace(/^\[|\]$/g, "");
+  if (!(url.protocol === "http:" || url.protocol === "https:") || !(host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host))) {
+    fail(`--${name} must be an http URL on loopback (127.0.0.1, localhost, [::1]); got "${value}"`);
+  }
+  return url.origin;
+}
+
+const options = {
+  url: parsed.url === undefined ? undefined : loopbackUrl("url", parsed.url),
+  sqlControl: parsed["sql-control"] === undefined ? undefined : loopbackUrl("sql-control", parsed["sql-control"]),
+  redisControl: parsed["redis-control"] === undefined ? undefined : loopbackUrl("redis-control", parsed["redis-control"]),
+  sqlLatencyMs: msOption("sql-latency", parsed["sql-latency"]),
+  redisLatencyMs: msOption("redis-latency", parsed["redis-latency"]),
+  concurrency: intOption("concurrency", parsed.concurrency, 1, 256),
+  requests: intOption("requests", parsed.requests, 1, 1_000_000),
+  warmup: intOption("warmup", parsed.warmup, 0, 100_000),
+  samples: intOption("samples", parsed.samples, 1, 100_000),
+  json: parsed.json,
+};
+let argon2Params: ReturnType<typeof argon2ParamsFromEnv>;
+try {
+  argon2Params = argon2ParamsFromEnv();
+} catch (err) {
+  fail(`bad ARGON2_* variable: ${err instanceof Error ? err.message : String(err)}`);
+}
+
+// ---- process lifetime ----------------------------------------------------------------------------
+
+const progress = (message: string) => console.error(`[bench] ${message}`);
+/** Undo steps, run in reverse order on every exit (normal, error, Ctrl-C). */
+const cleanups: { what: string; run: () => Promise<void> }[] = [];
+let exiting = false;
+async function exit(code: number): Promise<never> {
+  if (!exiting) {
+    exiting = true;
+    for (const step of cleanups.reverse()) {
+      try {
+        await step.run();
+      } catch (err) {
+        console.error(`[bench] cleanup (${step.what}) failed: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+  }
+  if (code === 0 || code === 130) rmSync(RUN_DIR, { recursive: true, force: true });
+  else if (existsSync(RUN_DIR)) console.error(`[bench] env files and Worker logs kept in ${relative(process.cwd(), RUN_DIR)}`);
+  process.exit(code);
+}
+process.on("SIGINT", () => {
+  progress("interrupted; stopping what the bench started");
+  void exit(130);
+});
+process.on("SIGTERM", () => void exit(143));
+
+// ---- the stack and the Workers (own mode) --------------------------------------------------------
+
+async function startStackProcess(): Promise<StackReady> {
+  const child = fork(join(PROJECT_ROOT, "scripts", "bench", "stack-process.ts"), [], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const exited = new Promise<void>((r) => child.once("exit", () => r()));
+  cleanups.push({
+    what: "local stack",
+    run: async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill("SIGTERM");
+        const timer = new Promise<"timeout">((r) => setTimeout(() => r("timeout"), 5_000).unref());
+        if ((await Promise.race([exited, timer])) === "timeout") child.kill("SIGKILL");
+      }
+      await exited;
+    },
+  });
+  return new Promise<StackReady>((resolve, reject) => {
+    child.once("message", (m: StackReady | { type: "error"; message: string }) =>
+      m.type === "ready" ? resolve(m) : reject(new Error(`the local stack did not start: ${m.message}`)),
+    );
+    child.once("exit", (code) => reject(new Error(`the local stack exited (code ${code}) before it was ready`)));
+  });
+}
+
+/** Free ports, never one already handed out in this run (two Workers start side by side). */
+const handedOut = new Set<number>();
+async function takePorts(count: number): Promise<number[]> {
+  for (;;) {
+    const ports = await freePorts(count);
+    if (ports.every((p) => !handedOut.has(p))) {
+      for (const p of ports) handedOut.add(p);
+      return ports;
+    }
+  }
+}
+
+/** Starts one Worker under wrangler dev in this run's folder, stopped by exit(). */
+async function launchWorker(which: { name: string; script?: string; envFile: string; log: string; what: string }): Promise<string> {
+  const [port, inspectorPort] = await takePorts(2);
+  const log = openSync(join(RUN_DIR, which.log), "w");
+  const worker = startWranglerDev({
+    name: which.name,
+    script: which.script,
+    port,
+    inspectorPort,
+    envFile: which.envFile,
+    persistTo: join(RUN_DIR, "state"),
+    logLevel: "warn",
+    stdio: ["ignore", log, log],
+  });
+  closeSync(log);
+  cleanups.push({ what: which.what, run: () => worker.stop() });
+  if (!(await worker.waitForReady("/health", 120_000))) {
+    throw new Error(`the ${which.what} did not start; see ${relative(process.cwd(), join(RUN_DIR, which.log))}`);
+  }
+  return worker.url;
+}
+
+/** The yardstick: the service's verifyPassword alone, in workerd with wrangler.toml's rules. */
+function launchArgon2Worker(): Promise<string> {
+  mkdirSync(RUN_DIR, { recursive: true });
+  const envFile = join(RUN_DIR, "argon2.env");
+  writeFileSync(envFile, "# The Argon2id yardstick Worker reads no bindings (the parameters come with each stored hash).\n");
+  return launchWorker({ name: "edge-auth-bench-argon2", script: join("scripts", "bench", "argon2-worker.ts"), envFile, log: "argon2-worker.log", what: "Argon2id Worker" });
+}
+
+/** The service under test, bound to the bench's stack. */
+function launchApiWorker(stack: StackReady): Promise<string> {
+  mkdirSync(RUN_DIR, { recursive: true });
+  const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const envFile = join(RUN_DIR, "vars.env");
+  writeDevVars(
+    envFile,
+    localWorkerVars(
+      {
+        APP_ENV: "development",
+        JWT_SIGNING_KEY_PEM: privateKey.export({ type: "pkcs8", format: "pem" }).toString().trim(),
+        JWT_KID: `bench-${RUN_ID}`,
+        ...BENCH_LIMITS,
+        EMAIL_ENABLED: "false",
+      },
+      stack.workerVars,
+    ),
+    "# Written by npm run bench for one run: a signing key made for it, login limits raised, the bench's own stack. Do not edit.\n",
+  );
+  return launchWorker({ name: "edge-auth-bench", envFile, log: "worker.log", what: "Worker" });
+}
+
+// ---- endpoint control ----------------------------------------------------------------------------
+
+async function control(base: string, path: string, body?: unknown): Promise<any> {
+  const res = await fetch(`${base}/__stack/${path}`, {
+    method: body === undefined ? "GET" : "POST",
+    headers: body === undefined ? undefined : { "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(5_000),
+  });
+  if (!res.ok) throw new Error(`${base}/__stack/${path}: ${res.status} ${await res.text()}`);
+  return res.json();
+}
+
+// ---- main ----------------------------------------------------------------------------------------
+
+interface OpSpec {
+  name: string;
+  label: string;
+  expectedStatus: number;
+  request: (lane: number, i: number) => Promise<Sample>;
+}
+
+async function main(): Promise<number> {
+  const runId = RUN_ID;
+  const startedAt = new Date();
+  let apiUrl: string;
+  let argon2Url: string;
+  let sqlControl: string | null;
+  let redisControl: string | null;
+  let backends: string;
+
+  if (options.url) {
+    apiUrl = options.url;
+    const health = await timedFetch(`${apiUrl}/health`);
+    if (health.status !== 200) throw new Error(`${apiUrl}/health answered ${health.status || health.error}; is the Worker running?`);
+    const orDefault = async (given: string | undefined, fallback: string) => given ?? ((await localEndpointAnswers(fallback)) ? fallback : null);
+    sqlControl = await orDefault(options.sqlControl, "http://127.0.0.1:8790");
+    redisControl = await orDefault(options.redisControl, "http://127.0.0.1:8791");
+    if (!sqlControl) {
+      throw new Error(
+        "--url mode seeds its users through the local stack's SQL endpoint: run the Worker with `npm run dev` " +
+          "(SQL endpoint on 127.0.0.1:8790) or name the endpoint with --sql-control URL",
+      );
+    }
+    const describeEndpoint = async (base: string | null) => (base ? `${base} (${(await control(base, "stats")).backend})` : "n/a");
+    backends = `SQL ${await describeEndpoint(sqlControl)}, Redis ${await describeEndpoint(redisControl)}`;
+    progress(`target ${apiUrl}; ${backends}; starting the Argon2id yardstick Worker`);
+    argon2Url = await launchArgon2Worker();
+  } else {
+    progress(`starting a fresh local stack and two Workers (wrangler dev; env files and logs in ${relative(process.cwd(), RUN_DIR)})`);
+    const stack = await startStackProcess();
+    sqlControl = stack.sqlUrl;
+    redisControl = stack.redisUrl;
+    backends = stack.describe;
+    [apiUrl, argon2Url] = await Promise.all([launchApiWorker(stack), launchArgon2Worker()]);
+    progress(`Worker ${apiUrl}, Argon2id Worker ${argon2Url}; ${backends}`);
+  }
+
+  // Seed: three approved users, hashed as the Worker hashes (ARGON2_*, production defaults).
+  const seedStarted = performance.now();
+  const query = sqlEndpointQuery(sqlControl);
+  const emails = {
+    user: `bench-${runId}-user@example.com`,
+    wrong: `bench-${runId}-wrong@example.com`,
+    staff: `bench-${runId}-staff@example.com`,
+  };
+  const roles = { user: "NONE", wrong: "NONE", staff: "PLATFORM_ADMIN" } as const;
+  for (const key of Object.keys(emails) as (keyof typeof emails)[]) {
+    const id = await insertApprovedUser(query, {
+      email: emails[key],
+      passwordHash: await hashPasswordPhc(PASSWORD, argon2Params),
+      fullName: `Bench ${key}`,
+      globalRole: roles[key],
+      createdBy: { actorLabel: "cli:bench", via: "bench" },
+    });
+    if (!id) throw new Error(`seeding: ${emails[key]} already exists`);
+  }
+
+  // Edge simulation, set at the endpoints (and put back afterwards when they are not ours).
+  const latencies = { sql: options.sqlLatencyMs, redis: options.redisLatencyMs };
+  for (const [which, base] of [
+    ["sql", sqlControl],
+    ["redis", redisControl],
+  ] as const) {
+    const ms = latencies[which];
+    if (ms === undefined) continue;
+    if (!base) throw new Error(`--${which}-latency needs the ${which === "sql" ? "SQL" : "Redis"} endpoint's control URL (--${which}-control)`);
+    const before = Number((await control(base, "stats")).latencyMs ?? 0);
+    await control(base, "latency", { ms });
+    if (options.url) cleanups.push({ what: `${which} latency`, run: () => control(base, "latency", { ms: before }) });
+  }
+  const effectiveLatency = {
+    sqlMs: sqlControl ? Number((await control(sqlControl, "stats")).latencyMs ?? 0) : null,
+    redisMs: redisControl ? Number((await control(redisControl, "stats")).latencyMs ?? 0) : null,
+  };
+
+  const api = (path: string) => apiUrl + path;
+  const post = (body: unknown, headers: Record<string, string> = {}): RequestInit => ({
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: JSON.stringify(body),
+  });
+  const bearer = (token: string): RequestInit => ({ headers: { authorization: `Bearer ${token}` } });
+  const dataOf = (body: string): any => {
+    try {
+      return JSON.parse(body).data;
+    } catch {
+      return undefined;
+    }
+  };
+  async function signIn(email: string): Promise<{ accessToken: string; refreshToken: string }> {
+    const r = await timedFetch(api("/auth/login"), post({ email, password: PASSWORD }));
+    const data = dataOf(r.body);
+    if (r.status !== 200 || !data?.refreshToken) {
+      throw new Error(`seeding: sign-in of ${email} answered ${r.status || r.error}: ${r.body.slice(0, 300)}` + (r.status === 429 ? `\n${LIMITS_HINT}` : ""));
+    }
+    return { accessToken: data.accessToken, refreshToken: data.refreshToken };
+  }
+
+  // Sessions: one per lane (refresh chains, /auth/me tokens) and the staff session. One sign-in of
+  // the wrong-password account too: a Worker with other ARGON2_* than ours (--url) re-hashes a
+  // stored hash at its first successful sign-in, and the wrong-password logins must then verify
+  // against the same parameters as the unknown-email ones.
+  const lanes = await Promise.all(Array.from({ length: options.concurrency }, () => signIn(emails.user)));
+  const staff = await signIn(emails.staff);
+  await signIn(emails.wrong);
+  progress(`seeded 3 users and ${lanes.length + 2} sessions in ${((performance.now() - seedStarted) / 1000).toFixed(1)} s`);
+
+  /** Refresh tokens of sessions made by measured logins: what logout ends. */
+  const logoutPool: string[] = [];
+  let unknownCounter = 0;
+  const loginOk = async (): Promise<Sample> =>
+    sampleOf(await timedFetch(api("/auth/login"), post({ email: emails.user, password: PASSWORD })), 200, (body) => {
+      const rt = dataOf(body)?.refreshToken;
+      if (!rt) return "no refreshToken";
+      logoutPool.push(rt);
+      return null;
+    });
+  const loginWrong = async (): Promise<Sample> => sampleOf(await timedFetch(api("/auth/login"), post({ email: emails.wrong, password: WRONG_PASSWORD })), 401);
+  const loginUnknown = async (): Promise<Sample> =>
+    sampleOf(await timedFetch(api("/auth/login"), post({ email: `nobody-${runId}-${++unknownCounter}@example.com`, password: PASSWORD })), 401);
+
+  const ops: OpSpec[] = [
+    { name: "health", label: "GET /health", expectedStatus: 200, request: async () => sampleOf(await timedFetch(api("/health")), 200) },
+    { name: "jwks", label: "GET /.well-known/jwks.json", expectedStatus: 200, request: async () => sampleOf(await timedFetch(api("/.well-known/jwks.json")), 200) },
+    { name: "login", label: "POST /auth/login", expectedStatus: 200, request: loginOk },
+    { name: "login_wrong_password", label: "POST /auth/login, wrong password", expectedStatus: 401, request: loginWrong },
+    { name: "login_unknown_email", label: "POST /auth/login, unknown email", expectedStatus: 401, request: loginUnknown },
+    {
+      name: "refresh",
+      label: "POST /auth/refresh",
+      expectedStatus: 200,
+      request: async (lane) =>
+        sampleOf(await timedFetch(api("/auth/refresh"), post({ refreshToken: lanes[lane].refreshToken })), 200, (body) => {
+          const rt = dataOf(body)?.refreshToken;
+          if (!rt) return "no refreshToken";
+          lanes[lane].refreshToken = rt; // rotation: each lane chains its own session
+          return null;
+        }),
+    },
+    { name: "auth_me", label: "GET /auth/me", expectedStatus: 200, request: async (lane) => sampleOf(await timedFetch(api("/auth/me"), bearer(lanes[lane].accessToken)), 200) },
+    {
+      name: "admin_users",
+      label: "GET /internal/users?limit=20",
+      expectedStatus: 200,
+      request: async () => sampleOf(await timedFetch(api("/internal/users?limit=20"), bearer(staff.accessToken)), 200),
+    },
+    {
+      name: "logout",
+      label: "POST /auth/logout",
+      expectedStatus: 200,
+      request: async () => {
+        const refreshToken = logoutPool.pop();
+        if (!refreshToken) return { ms: 0, status: 0, label: "no session left", expected: false };
+        return sampleOf(await timedFetch(api("/auth/logout"), post({ refreshToken })), 200);
+      },
+    },
+  ];
+
+  /** One table row: latency over the expected answers only; round trips from `roundTrips` when known. */
+  function toResult(
+    spec: OpSpec,
+    samples: Sample[],
+    wallMs: number,
+    concurrency: number,
+    roundTrips: { sql: number | null; redis: number | null; source: OpResult["roundTripSource"] },
+  ): OpResult {
+    return {
+      name: spec.name,
+      label: spec.label,
+      expectedStatus: spec.expectedStatus,
+      concurrency: Math.min(concurrency, samples.length),
+      requests: samples.length,
+      rps: samples.length / (wallMs / 1000),
+      latencyMs: summarize(samples.filter((s) => s.expected).map((s) => s.ms)),
+      sqlPerRequest: roundTrips.sql,
+      redisPerRequest: roundTrips.redis,
+      roundTripSource: roundTrips.source,
+      serverTimingPerRequest: serverTimingPerRequest(samples),
+      errors: samples.filter((s) => !s.expected).length,
+      statuses: statusCounts(samples),
+    };
+  }
+
+  /** Warm-up, counters reset, the measured window at the bench's concurrency, counters read. */
+  async function measure(spec: OpSpec): Promise<OpResult> {
+    progress(`${spec.name}: ${options.warmup} warm-up, ${options.requests} measured at concurrency ${options.concurrency}`);
+    if (options.warmup > 0) await runLanes(options.warmup, options.concurrency, spec.request);
+    await Promise.all([sqlControl && control(sqlControl, "stats/reset", {}), redisControl && control(redisControl, "stats/reset", {})]);
+    const run = await runLanes(options.requests, options.concurrency, spec.request);
+    const [sqlStats, redisStats] = await Promise.all([sqlControl ? control(sqlControl, "stats") : null, redisControl ? control(redisControl, "stats") : null]);
+    const n = run.samples.length;
+    return toResult(spec, run.samples, run.wallMs, options.concurrency, {
+      sql: sqlStats ? sqlStats.roundTrips / n : null,
+      redis: redisStats ? redisStats.roundTrips / n : null,
+      source: sqlStats || redisStats ? "endpoint counters" : null,
+    });
+  }
+
+  const results: OpResult[] = [];
+  const byName = (name: string) => results.find((r) => r.name === name)!;
+  for (const spec of ops.filter((o) => o.name !== "logout")) results.push(await measure(spec));
+
+  // The ratio pass: the four sign-in shapes in turn at concurrency 1, the order rotating each round.
+  const stored = await query("select password_hash from users where email = $1", [emails.user]);
+  const storedHash = String(stored.rows[0]?.[0] ?? "");
+  const phc = /^\$argon2id\$v=19\$m=(\d+),t=(\d+),p=(\d+)\$/.exec(storedHash);
+  const verify = async (): Promise<Sample> =>
+    sampleOf(await timedFetch(`${argon2Url}/verify`, post({ password: PASSWORD, hash: storedHash })), 200, (body) =>
+      dataOf(body)?.ok === true ? null : "ok:false",
+    );
+  const passSpecs: OpSpec[] = [
+    { name: "login", label: "POST /auth/login", expectedStatus: 200, request: loginOk },
+    { name: "login_wrong_password", label: "POST /auth/login, wrong password", expectedStatus: 401, request: loginWrong },
+    { name: "login_unknown_email", label: "POST /auth/login, unknown email", expectedStatus: 401, request: loginUnknown },
+    { name: "argon2id_verify", label: "bare verifyPassword, Argon2id Worker", expectedStatus: 200, request: verify },
+  ];
+  progress(`ratio pass: ${options.samples} rounds of ${passSpecs.map((s) => s.name).join(", ")} in turn, concurrency 1`);
+  const passSamples = new Map<string, Sample[]>(passSpecs.map((s) => [s.name, []]));
+  const warmRounds = Math.min(3, options.warmup);
+  for (let round = -warmRounds; round < options.samples; round++) {
+    const offset = ((round % passSpecs.length) + passSpecs.length) % passSpecs.length;
+    for (let k = 0; k < passSpecs.length; k++) {
+      const spec = passSpecs[(k + offset) % passSpecs.length];
+      const sample = await spec.request(0, round);
+      if (round >= 0) passSamples.get(spec.name)!.push(sample);
+    }
+  }
+  const passResults: OpResult[] = passSpecs.map((spec) => {
+    // Interleaved, so the endpoints' counters cannot tell the four apart: the Worker's Server-Timing can.
+    const samples = passSamples.get(spec.name)!;
+    const timing = serverTimingPerRequest(samples);
+    const busyMs = samples.reduce((sum, x) => sum + x.ms, 0);
+    return toResult(spec, samples, busyMs, 1, { sql: timing?.sql ?? null, redis: timing?.redis ?? null, source: timing ? "Server-Timing" : null });
+  });
+
+  // Logout last: it ends the sessions the measured logins made.
+  results.push(await measure(ops.find((o) => o.name === "logout")!));
+
+  // ---- ratios ----
+  const p50 = (rows: OpResult[], name: string) => rows.find((r) => r.name === name)?.latencyMs?.p50 ?? null;
+  const div = (a: number | null, b: number | null) => (a === null || b === null || b === 0 ? null : a / b);
+  const loginOverHash = div(p50(passResults, "login"), p50(passResults, "argon2id_verify"));
+  const unknownOverWrong = div(p50(passResults, "login_unknown_email"), p50(passResults, "login_wrong_password"));
+  const ratios: Ratio[] = [
+    {
+      name: "login_p50_over_bare_argon2id_p50",
+      description: "login p50 / bare Argon2id verify p50 (same params, workerd)",
+      value: loginOverHash,
+      target: "<= 1.2",
+      pass: loginOverHash === null ? null : loginOverHash <= 1.2,
+    },
+    {
+      name: "unknown_email_p50_over_wrong_password_p50",
+      description: "login p50: unknown email / wrong password",
+      value: unknownOverWrong,
+      target: "0.9 to 1.1",
+      pass: unknownOverWrong === null ? null : unknownOverWrong >= 0.9 && unknownOverWrong <= 1.1,
+    },
+    { name: "refresh_rps_over_health_rps", description: "refresh req/s / /health req/s", value: div(byName("refresh").rps, byName("health").rps), target: null, pass: null },
+    { name: "auth_me_rps_over_health_rps", description: "/auth/me req/s / /health req/s", value: div(byName("auth_me").rps, byName("health").rps), target: null, pass: null },
+  ];
+
+  // ---- report ----
+  const argon2Used = phc ? { memoryKiB: Number(phc[1]), iterations: Number(phc[2]), parallelism: Number(phc[3]) } : null;
+  const commit = (() => {
+    try {
+      const sha = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: PROJECT_ROOT, encoding: "utf8" }).trim();
+      const dirty = execFileSync("git", ["status", "--porcelain", "--untracked-files=no"], { cwd: PROJECT_ROOT, encoding: "utf8" }).trim() !== "";
+      return dirty ? `${sha}+changes` : sha;
+    } catch {
+      return null;
+    }
+  })();
+  const cpus = os.cpus();
+  const machine = { cpus: cpus.length, cpuModel: cpus[0]?.model ?? "unknown", memoryGiB: Math.round(os.totalmem() / 2 ** 30), platform: `${os.platform()} ${os.release()}`, node: process.version };
+  const flagsLine = [
+    `--concurrency ${options.concurrency}`,
+    `--requests ${options.requests}`,
+    `--warmup ${options.warmup}`,
+    `--samples ${options.samples}`,
+    ...(options.sqlLatencyMs !== undefined ? [`--sql-latency ${options.sqlLatencyMs}`] : []),
+    ...(options.redisLatencyMs !== undefined ? [`--redis-latency ${options.redisLatencyMs}`] : []),
+    ...(options.url ? [`--url ${options.url}`] : []),
+  ].join(" ");
+
+  const out: string[] = [];
+  out.push("");
+  out.push(`npm run bench -- ${flagsLine}`);
+  out.push(`${startedAt.toISOString()}  commit ${commit ?? "?"}  ${machine.cpus} CPUs (${machine.cpuModel}), ${machine.memoryGiB} GiB, Node ${machine.node}`);
+  out.push(`target: ${options.url ? `${apiUrl} (running Worker)` : "the bench's own Worker (wrangler dev)"}; ${backends}`);
+  out.push(
+    `Argon2id: ${argon2Used ? `m=${argon2Used.memoryKiB} KiB, t=${argon2Used.iterations}, p=${argon2Used.parallelism}` : "unknown"}` +
+      `${argon2Used && argon2Used.memoryKiB === 19456 && argon2Used.iterations === 2 && argon2Used.parallelism === 1 ? " (production default)" : ""}; ` +
+      `added latency per round trip: SQL ${effectiveLatency.sqlMs ?? "n/a"} ms, Redis ${effectiveLatency.redisMs ?? "n/a"} ms`,
+  );
+  out.push("");
+  out.push(`Throughput (concurrency ${options.concurrency}; round trips per request from the endpoints' counters):`);
+  out.push(formatTable(results));
+  out.push("");
+  out.push("Ratio pass (concurrency 1, interleaved; round trips from Server-Timing):");
+  out.push(formatTable(passResults));
+  out.push("");
+  out.push("Ratios:");
+  out.push(formatRatios(ratios));
+  const passLogin = passResults.find((r) => r.name === "login");
+  const passVerify = passResults.find((r) => r.name === "argon2id_verify");
+  if (passLogin?.latencyMs && passVerify?.latencyMs && passLogin.serverTimingPerRequest) {
+    const st = passLogin.serverTimingPerRequest;
+    out.push(
+      `  login p50 - bare verify p50 = ${(passLogin.latencyMs.p50 - passVerify.latencyMs.p50).toFixed(1)} ms; per login the Worker waited ` +
+        `${st.sqlMs.toFixed(1)} ms on SQL and ${st.redisMs.toFixed(1)} ms on Redis (Server-Timing means)`,
+    );
+  }
+
+  const notes: string[] = [];
+  for (const r of results) {
+    const st = r.serverTimingPerRequest;
+    if (!st || r.sqlPerRequest === null || r.redisPerRequest === null) continue;
+    if (Math.abs(st.sql - r.sqlPerRequest) > 0.05 || Math.abs(st.redis - r.redisPerRequest) > 0.05) {
+      notes.push(
+        `${r.name}: endpoint counters ${r.sqlPerRequest.toFixed(2)} SQL / ${r.redisPerRequest.toFixed(2)} Redis per request, the Worker's Server-Timing ` +
+          `${st.sql.toFixed(2)} / ${st.redis.toFixed(2)}: other traffic reached the endpoints during the window (e.g. npm run dev polling its outbox)`,
+      );
+    }
+  }
+  const failed = [...results.map((r) => ({ r, where: "" })), ...passResults.map((r) => ({ r, where: "ratio pass, " }))].filter(({ r }) => r.errors > 0);
+  for (const { r, where } of failed) notes.push(`${where}${r.name}: ${r.errors} unexpected answer(s) (expected ${r.expectedStatus}): ${JSON.stringify(r.statuses)}`);
+  if (failed.some(({ r }) => r.statuses["429"])) {
+    notes.push(
+      options.url
+        ? LIMITS_HINT
+        : "429 rate_limited: RATE_LIMIT_* variables in the environment replaced the bench's raised login limits; unset them for the bench",
+    );
+  }
+  if (notes.length) {
+    out.push("");
+    out.push("Notes:");
+    for (const n of notes) out.push(`  - ${n}`);
+  }
+
+  const jsonPath = resolve(options.json ?? join(PROJECT_ROOT, "bench-results", `bench-${startedAt.toISOString().replace(/[:.]/g, "-")}.json`));
+  mkdirSync(dirname(jsonPath), { recursive: true });
+  const report = {
+    startedAt: startedAt.toISOString(),
+    commit,
+    machine,
+    command: `npm run bench -- ${flagsLine}`,
+    options: { ...options, json: undefined },
+    target: options.url ? { url: apiUrl, mode: "running Worker" } : { url: apiUrl, mode: "own Worker (wrangler dev)" },
+    backends,
+    argon2: argon2Used,
+    addedLatencyMs: effectiveLatency,
+    ops: results,
+    ratioPass: passResults,
+    ratios,
+    notes,
+    ok: failed.length === 0,
+  };
+  writeFileSync(jsonPath, JSON.stringify(report, null, 2) + "\n");
+  out.push("");
+  out.push(`JSON: ${jsonPath}`);
+  console.log(out.join("\n"));
+  return failed.length === 0 ? 0 : 1;
+}
+
+const LIMITS_HINT =
+  "429 rate_limited: the target's login limits are lower than a benchmark needs; start it with " +
+  "RATE_LIMIT_LOGIN_PER_IP=1000000/1m RATE_LIMIT_LOGIN_FAILURES_PER_EMAIL=1000000/15m npm run dev";
+
+main().then(
+  (code) => exit(code),
+  (err) => {
+    console.error(`bench: ${err instanceof Error ? err.message : String(err)}`);
+    return exit(1);
+  },
+);

@@ -1,0 +1,105 @@
+// `npm run bench` end to end, small: its own stack and Workers, every operation measured without
+// an unexpected answer, the round trips per request within DESIGN.md section 7, and nothing left
+// running afterwards. Fast Argon2id parameters through ARGON2_* (the bench's default is production).
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, describe, expect, it } from "vitest";
+import { PROJECT_ROOT } from "../../scripts/local-stack/index.ts";
+
+const run = promisify(execFile);
+const SCRIPT = join(PROJECT_ROOT, "scripts", "bench.ts");
+
+async function bench(args: string[], env: Record<string, string> = {}, timeout = 150_000) {
+  const base: Record<string, string | undefined> = { ...process.env, ...env };
+  // Always the embedded stack: a real DATABASE_URL / REDIS_URL would only get extra bench users.
+  delete base.DATABASE_URL;
+  delete base.REDIS_URL;
+  try {
+    const { stdout, stderr } = await run(process.execPath, [SCRIPT, ...args], { env: base, cwd: PROJECT_ROOT, timeout, maxBuffer: 16 * 1024 * 1024 });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+interface OpRow {
+  name: string;
+  requests: number;
+  errors: number;
+  statuses: Record<string, number>;
+  expectedStatus: number;
+  sqlPerRequest: number | null;
+  redisPerRequest: number | null;
+  latencyMs: { p50: number; p95: number; p99: number } | null;
+  rps: number;
+}
+
+const dir = mkdtempSync(join(tmpdir(), "edge-auth-bench-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("npm run bench", () => {
+  it("measures every operation with no unexpected answer, within the round-trip budgets, and stops what it started", { timeout: 180_000 }, async () => {
+    const jsonPath = join(dir, "result.json");
+    const res = await bench(["--requests", "12", "--warmup", "3", "--samples", "3", "--concurrency", "3", "--json", jsonPath], {
+      ARGON2_MEMORY: "1024",
+      ARGON2_TIME: "1",
+    });
+    expect(res.code, res.stderr + res.stdout).toBe(0);
+    expect(res.stdout).toMatch(/\| op +\| conc \| reqs \| req\/s \| p50 ms \| p95 ms \| p99 ms \| SQL\/req \| Redis\/req \| errors \| statuses \|/);
+    expect(res.stdout).toContain("Ratios:");
+    expect(res.stdout).toContain(`JSON: ${jsonPath}`);
+
+    const report = JSON.parse(readFileSync(jsonPath, "utf8"));
+    expect(report.ok).toBe(true);
+    expect(report.argon2).toEqual({ memoryKiB: 1024, iterations: 1, parallelism: 1 });
+    const ops = new Map<string, OpRow>((report.ops as OpRow[]).map((o) => [o.name, o]));
+    expect([...ops.keys()].sort()).toEqual(
+      ["admin_users", "auth_me", "health", "jwks", "login", "login_unknown_email", "login_wrong_password", "logout", "refresh"].sort(),
+    );
+    for (const op of [...ops.values(), ...(report.ratioPass as OpRow[])]) {
+      expect(op.errors, `${op.name}: ${JSON.stringify(op.statuses)}`).toBe(0);
+      expect(op.statuses).toEqual({ [String(op.expectedStatus)]: op.requests });
+      expect(op.latencyMs?.p50).toBeGreaterThan(0);
+      expect(op.rps).toBeGreaterThan(0);
+    }
+    expect(ops.get("login")!.requests).toBe(12);
+
+    // DESIGN.md section 7, from the endpoints' counters over each measured window.
+    const rt = (name: string) => ({ sql: ops.get(name)!.sqlPerRequest!, redis: ops.get(name)!.redisPerRequest! });
+    expect(rt("health")).toEqual({ sql: 0, redis: 0 });
+    expect(rt("jwks")).toEqual({ sql: 0, redis: 0 });
+    expect(rt("refresh").sql).toBe(1);
+    expect(rt("refresh").redis).toBeLessThanOrEqual(1);
+    expect(rt("auth_me").sql).toBe(1);
+    expect(rt("auth_me").redis).toBeLessThanOrEqual(1);
+    expect(rt("login").sql).toBeLessThanOrEqual(2);
+    expect(rt("login").redis).toBeLessThanOrEqual(1);
+    // The Bearer check (at most 1 SQL, 1 Redis) plus the listing's own statement.
+    expect(rt("admin_users").sql).toBeLessThanOrEqual(2);
+    expect(rt("admin_users").redis).toBeLessThanOrEqual(1);
+    // Each measured logout ended a live session: one statement, and the revocation marker.
+    expect(rt("logout")).toEqual({ sql: 1, redis: 1 });
+
+    const ratios = new Map<string, { value: number | null }>(report.ratios.map((r: { name: string; value: number | null }) => [r.name, r]));
+    for (const name of ["login_p50_over_bare_argon2id_p50", "unknown_email_p50_over_wrong_password_p50", "refresh_rps_over_health_rps", "auth_me_rps_over_health_rps"]) {
+      expect(ratios.get(name)?.value, name).toBeGreaterThan(0);
+    }
+
+    // Nothing it started is still listening.
+    await expect(fetch(`${report.target.url}/health`, { signal: AbortSignal.timeout(2_000) })).rejects.toThrow();
+  });
+
+  it("refuses a target off loopback, and explains itself", async () => {
+    const refused = await bench(["--url", "http://192.0.2.1:8787"], {}, 30_000);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/must be an http URL on loopback/);
+    const help = await bench(["--help"], {}, 30_000);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/usage: npm run bench/);
+    expect(help.stdout).toMatch(/--sql-latency MS/);
+  });
+});
