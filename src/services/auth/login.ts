@@ -33,16 +33,20 @@ export async function login(deps: Deps, input: LoginInput, meta: RequestMeta): P
   const email = normalizeEmail(input.email);
   const account = await emailKey(email);
 
-  await enforceLimits(
-    deps,
-    [
-      { name: "login-ip", rule: config.rateLimits.loginPerIp, identifier: meta.ip ?? "unknown", mode: "consume" },
-      { name: "login-failures-email", rule: config.rateLimits.loginFailuresPerEmail, identifier: account, mode: "peek" },
-    ],
-    !config.rateLimitFailClosedLogin,
-  );
-
-  const user = await findCredentialsByEmail(deps.db, email);
+  // The limit check (Redis) and the credential lookup (SQL) go out together: at the edge a sign-in
+  // waits for the slower of the two, not their sum. Nothing is verified or written before both
+  // are back, so a limited request still ends here with 429 (or 503 with Redis down, fail-closed).
+  const [, user] = await Promise.all([
+    enforceLimits(
+      deps,
+      [
+        { name: "login-ip", rule: config.rateLimits.loginPerIp, identifier: meta.ip ?? "unknown", mode: "consume" },
+        { name: "login-failures-email", rule: config.rateLimits.loginFailuresPerEmail, identifier: account, mode: "peek" },
+      ],
+      !config.rateLimitFailClosedLogin,
+    ),
+    findCredentialsByEmail(deps.db, email),
+  ]);
   const stored = user?.passwordHash ?? (await dummyHash(config.argon2));
   const passwordOk = await verifyPassword(input.password, stored, config.argon2);
   const now = deps.clock.now();
@@ -81,25 +85,29 @@ export async function login(deps: Deps, input: LoginInput, meta: RequestMeta): P
   const refreshSecret = randomSecret();
   const expiresAt = new Date(now.getTime() + config.refreshTokenTtlMs);
   const rehashed = needsRehash(user.passwordHash, config.argon2) ? await hashPassword(input.password, config.argon2) : null;
-  const started = await startSession(deps.db, {
-    sessionId,
-    userId: user.id,
-    tokenVersion: user.tokenVersion,
-    refreshHash: await sha256(refreshSecret),
-    expiresAt,
-    now,
-    rehashedPassword: rehashed,
-    ip: meta.ip,
-    userAgent: meta.userAgent,
-    auditMetadata: { rehashed: rehashed !== null },
-  });
+  // The access token is signed while the session statement is in flight; it is only handed out
+  // once the statement has stored the session.
+  const [started, tokens] = await Promise.all([
+    startSession(deps.db, {
+      sessionId,
+      userId: user.id,
+      tokenVersion: user.tokenVersion,
+      refreshHash: await sha256(refreshSecret),
+      expiresAt,
+      now,
+      rehashedPassword: rehashed,
+      ip: meta.ip,
+      userAgent: meta.userAgent,
+      auditMetadata: { rehashed: rehashed !== null },
+    }),
+    issueTokens(
+      deps,
+      { userId: user.id, email: user.email, globalRole: user.globalRole, tokenVersion: user.tokenVersion },
+      { sessionId, refreshSecret, expiresAt },
+    ),
+  ]);
   // The account changed between the password check and now (deactivated, logged out everywhere).
   if (!started) throw new AppError(403, "account_inactive", "This account is inactive");
 
-  const tokens = await issueTokens(
-    deps,
-    { userId: user.id, email: user.email, globalRole: user.globalRole, tokenVersion: user.tokenVersion },
-    { sessionId, refreshSecret, expiresAt },
-  );
   return { ...tokens, user: toUserView(user) };
 }
