@@ -133,6 +133,7 @@ const refreshRoute = createRoute({
   },
   responses: {
     200: jsonContent(envelope(TokensSchema), "Rotated (Cache-Control: no-store)"),
+    400: errorResponse("validation_error"),
     401: errorResponse("invalid_refresh_token, refresh_token_reused, refresh_token_expired, session_revoked, account_inactive"),
     403: errorResponse("origin_not_allowed (cookie from a foreign origin)"),
   },
@@ -146,6 +147,7 @@ const logoutRoute = createRoute({
   request: { body: jsonBody(z.object({ refreshToken: z.string().max(200).optional() }).strict()) },
   responses: {
     200: jsonContent(envelope(z.object({ loggedOut: z.literal(true) })), "Logged out (also when the token was unknown or already ended)"),
+    400: errorResponse("validation_error"),
     403: errorResponse("origin_not_allowed (cookie from a foreign origin)"),
   },
 });
@@ -199,6 +201,7 @@ const deleteSessionRoute = createRoute({
   request: { params: z.object({ id: z.uuid().openapi({ param: { name: "id", in: "path" } }) }) },
   responses: {
     200: jsonContent(envelope(z.object({ revoked: z.literal(true) })), "Session ended"),
+    400: errorResponse("validation_error"),
     401: errorResponse("unauthorized, invalid_token, token_expired, token_revoked"),
     404: errorResponse("not_found (unknown, ended, or another user's session)"),
   },
@@ -215,6 +218,7 @@ const resetRequestRoute = createRoute({
       envelope(MessageSchema.extend({ token: z.string().optional().openapi({ description: "Only with EXPOSE_PASSWORD_RESET_TOKEN=true (never in production)" }) })),
       "Accepted",
     ),
+    400: errorResponse("validation_error"),
     429: errorResponse("rate_limited (Retry-After)"),
   },
 });

@@ -493,6 +493,13 @@ describe("input fuzzing: every operation of /openapi.json", () => {
     expect(new Set(operations.map((o) => o.security))).toEqual(new Set(["none", "bearer", "machine"]));
   });
 
+  it("documents 400 at every operation that validates input (a body, a query or path parameters)", () => {
+    const takesInput = operations.filter((o) => o.body !== null || o.query.length > 0 || o.pathParams.length > 0);
+    expect(takesInput.length).toBeGreaterThan(20);
+    const undocumented = takesInput.filter((o) => !o.responses.includes("400")).map((o) => o.label);
+    expect(undocumented).toEqual([]);
+  });
+
   for (const op of operations) {
     it(`${op.label}: never a 5xx, always the envelope, nothing written when rejected`, async () => {
       const statuses = new Map<string, number>();
