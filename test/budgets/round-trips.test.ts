@@ -50,4 +50,29 @@ describe("round-trip budgets", () => {
     expect(rt.sql).toBeLessThanOrEqual(2);
     expect(rt.redis).toBeLessThanOrEqual(1);
   });
+
+  it("Server-Timing on every response reports the round trips the endpoints counted for it", async () => {
+    const user = await createUser();
+    const s = await login(user, { "cf-connecting-ip": "192.0.2.14" });
+    const reported = (res: Response) => {
+      const header = res.headers.get("server-timing") ?? "";
+      const count = (name: string) => Number(new RegExp(`${name};dur=[\\d.]+;desc="(\\d+) round trips?"`).exec(header)?.[1]);
+      return { sql: count("sql"), redis: count("redis") };
+    };
+    const cases: [string, () => Promise<Response>, number][] = [
+      ["login", () => call("/auth/login", { json: { email: user.email, password: user.password }, headers: { "cf-connecting-ip": "192.0.2.14" } }), 200],
+      ["wrong password", () => call("/auth/login", { json: { email: user.email, password: "wrong-Tractor-61" }, headers: { "cf-connecting-ip": "192.0.2.14" } }), 401],
+      ["refresh", () => call("/auth/refresh", { json: { refreshToken: s.refreshToken } }), 200],
+      ["me", () => call("/auth/me", { headers: bearer(s.accessToken) }), 200],
+      ["bad token", () => call("/auth/me", { headers: bearer("garbage") }), 401],
+      ["validation error", () => call("/auth/login", { json: { email: 1 } }), 400],
+      ["unknown route", () => call("/no/such/route"), 404],
+    ];
+    for (const [name, send, status] of cases) {
+      await resetRoundTrips();
+      const res = await send();
+      expect(res.status, name).toBe(status);
+      expect(reported(res), name).toEqual(await roundTrips());
+    }
+  });
 });
