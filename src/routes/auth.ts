@@ -120,6 +120,13 @@ const loginRoute = createRoute({
   },
 });
 
+/**
+ * A refresh token as a client presents it. Bounded generously (ours are about 80 characters) so that
+ * any token-like string, an access token sent by mistake included, is judged as a token (401
+ * invalid_refresh_token) rather than as malformed input; the body limit still applies.
+ */
+const PresentedRefreshToken = z.string().max(4096).openapi({ description: "The refresh token (`<session id>.<secret>`); absent with the cookie transport" });
+
 const refreshRoute = createRoute({
   method: "post",
   path: "/auth/refresh",
@@ -129,7 +136,7 @@ const refreshRoute = createRoute({
     "The refresh token comes from the body or, for the cookie transport, the auth_refresh cookie. A retry of the token just rotated within REFRESH_REUSE_GRACE gets the same successor; a reuse after that ends the session (401 refresh_token_reused).",
   request: {
     query: z.object({ tokenTransport: TokenTransport.optional() }),
-    body: jsonBody(z.object({ refreshToken: z.string().max(200).optional(), tokenTransport: TokenTransport.optional() }).strict()),
+    body: jsonBody(z.object({ refreshToken: PresentedRefreshToken.optional(), tokenTransport: TokenTransport.optional() }).strict()),
   },
   responses: {
     200: jsonContent(envelope(TokensSchema), "Rotated (Cache-Control: no-store)"),
@@ -144,7 +151,7 @@ const logoutRoute = createRoute({
   path: "/auth/logout",
   tags,
   summary: "End the session of a refresh token (body or cookie); idempotent",
-  request: { body: jsonBody(z.object({ refreshToken: z.string().max(200).optional() }).strict()) },
+  request: { body: jsonBody(z.object({ refreshToken: PresentedRefreshToken.optional() }).strict()) },
   responses: {
     200: jsonContent(envelope(z.object({ loggedOut: z.literal(true) })), "Logged out (also when the token was unknown or already ended)"),
     400: errorResponse("validation_error"),

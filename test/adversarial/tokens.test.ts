@@ -524,15 +524,11 @@ describe("access and refresh tokens swapped", () => {
     await expectRejected(await call("/auth/me", { headers: bearer(`${b64(HEADER)}.${b64({ sid })}.${secret}`) }));
   });
 
-  it("refuses an access token used as a refresh token, in the body (a malformed field) and in the cookie (401)", async () => {
+  it("refuses an access token used as a refresh token, in the body and in the cookie (401)", async () => {
     const s = await login(await createUser(), nextIp());
-    // The body field is bounded (refresh tokens are ~80 characters): an access token is malformed input.
+    // An access token in the body is judged as a token, not as malformed input: 401, nothing echoed.
     const viaBody = await refreshJson(s.accessToken);
-    expect(viaBody.status).toBe(400);
-    const body = await json(viaBody);
-    expect(body.error.code).toBe("validation_error");
-    expect(body.error.fields.map((f: { field: string }) => f.field)).toContain("refreshToken");
-    expect(JSON.stringify(body)).not.toContain(s.accessToken.split(".")[2]);
+    await expectRefreshRefused(viaBody);
 
     const viaCookie = await refreshCookie(s.accessToken);
     await expectRefreshRefused(viaCookie);
