@@ -7,7 +7,7 @@
 //  3. wrangler dev on http://127.0.0.1:8787, offline. Ctrl-C stops everything it started.
 import { generateKeyPairSync } from "node:crypto";
 import { appendFileSync, copyFileSync, existsSync, mkdirSync } from "node:fs";
-import { join } from "node:path";
+import { join, relative, sep } from "node:path";
 import { readDevVars, writeDevVars } from "./dev-vars.ts";
 import { LOCAL_DATA_DIR, PROJECT_ROOT, startLocalStack } from "./local-stack/index.ts";
 import { localWorkerVars, startWranglerDev } from "./local-worker.ts";
@@ -17,6 +17,11 @@ const EXAMPLE = join(PROJECT_ROOT, ".dev.vars.example");
 const MERGED_DIR = join(PROJECT_ROOT, ".wrangler", "dev");
 const MERGED = join(MERGED_DIR, "vars.env");
 const PGLITE_DIR = join(LOCAL_DATA_DIR, "pglite");
+
+/** A path as the developer would type it: relative inside the project, absolute outside (LOCAL_DATA_DIR). */
+function displayPath(path: string): string {
+  return path.startsWith(PROJECT_ROOT + sep) ? relative(PROJECT_ROOT, path) : path;
+}
 
 function ensureDevVars(): void {
   if (!existsSync(DEV_VARS)) {
@@ -100,7 +105,7 @@ async function main() {
   if (await worker.waitForReady("/health", 60_000)) {
     console.log(
       `\n[dev] API ready on http://127.0.0.1:${port}  (docs: /docs, OpenAPI: /openapi.json, JWKS: /.well-known/jwks.json)\n` +
-        `[dev] data persists in ${process.env.DATABASE_URL ? "DATABASE_URL" : ".local/pglite"}; Ctrl-C stops everything\n`,
+        `[dev] data persists in ${process.env.DATABASE_URL ? "DATABASE_URL" : displayPath(PGLITE_DIR)}; Ctrl-C stops everything\n`,
     );
   }
 }
