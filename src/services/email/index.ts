@@ -2,6 +2,7 @@
 // build messages from templates, and send them without ever failing the request that asked.
 import type { Redis } from "@upstash/redis/cloudflare";
 import type { Config } from "../../config";
+import { describeError } from "../../runtime/log";
 import { OutboxEmailSender } from "./outbox";
 import { disabledSender, type EmailKind, type EmailMessage, type EmailSender } from "./sender";
 import { SesEmailSender, sesSettingsFromConfig } from "./ses";
@@ -62,9 +63,14 @@ export function composeEmail<K extends EmailKind>(kind: K, to: string, config: P
 const EMAIL_ADDRESS = /[^\s@<>"'(),;:]+@[^\s@<>"'(),;:]+/g;
 const URL_PATTERN = /\bhttps?:\/\/\S+/gi;
 
-/** The error's message with no recipient, address, link or token left in it. */
-function describeError(err: unknown, msg: EmailMessage): string {
-  let text = err instanceof Error ? err.message || err.name : typeof err === "string" ? err : "unknown error";
+/**
+ * The error's message with no recipient, address, link or token left in it: the driver's own
+ * values are cut first (describeError drops the command an Upstash error appends, which for the
+ * development outbox is the whole message, reset link included), then what remains is scrubbed.
+ */
+function describeSendError(err: unknown, msg: EmailMessage): string {
+  const described = describeError(err, { stack: false });
+  let text = typeof err === "string" ? err : String(described.errorMessage || described.errorName || "unknown error");
   if (msg.to) text = text.split(msg.to).join("[recipient]");
   text = text.replace(URL_PATTERN, "[url]").replace(EMAIL_ADDRESS, "[address]");
   return text.length > 300 ? text.slice(0, 299) + "…" : text;
@@ -80,7 +86,7 @@ export async function sendEmail(sender: EmailSender, msg: EmailMessage, log: Ema
     return true;
   } catch (err) {
     try {
-      log({ level: "warn", msg: "email send failed", kind: msg.kind, sender: sender.name, error: describeError(err, msg) });
+      log({ level: "warn", msg: "email send failed", kind: msg.kind, sender: sender.name, error: describeSendError(err, msg) });
     } catch {
       // A broken logger must not turn a failed email into a failed request either.
     }

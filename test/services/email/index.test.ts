@@ -109,4 +109,17 @@ describe("sendEmail", () => {
     expect(lines[0]).toMatchObject({ level: "warn", msg: "email send failed", kind: "password_reset", sender: "outbox" });
     expect(JSON.stringify(lines[0])).not.toContain("ada@example.test");
   });
+
+  it("logs no part of the message when the Redis endpoint behind the outbox answers an error (Upstash echoes the command)", async () => {
+    const { lines, log } = logger();
+    const sender = createEmailSender(config, redis);
+    const ok = await withFault("redis", { mode: "error", message: "injected failure" }, () => sendEmail(sender, reset, log));
+    expect(ok).toBe(false);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ level: "warn", msg: "email send failed", kind: "password_reset", sender: "outbox", error: "injected failure" });
+    const serialized = JSON.stringify(lines[0]);
+    for (const leak of ["ada@example.test", "sekret", "token", "reset-password", "dev:outbox", reset.subject, reset.text.slice(0, 20)]) {
+      expect(serialized).not.toContain(leak);
+    }
+  });
 });
