@@ -5,20 +5,14 @@
 // parameters differ.
 import { randomBytes } from "node:crypto";
 import { argon2id } from "hash-wasm";
-import { envSchema } from "../src/config.ts";
+import { argon2ParamsFrom, envSchema } from "../src/config.ts";
+import type { Argon2Params } from "../src/crypto/password.ts";
 import type { GlobalRole } from "../src/db/schema.ts";
 
 /** One parameterized statement, answering rows in array mode with raw text values. */
 export type Query = (text: string, params: (string | null)[]) => Promise<{ rows: unknown[][] }>;
 
-export interface Argon2Params {
-  memoryKiB: number;
-  iterations: number;
-  parallelism: number;
-  hashLength: number;
-}
-
-/** ARGON2_* from the process environment, with the Worker's defaults (src/config.ts). */
+/** ARGON2_* from the process environment, with the Worker's defaults and bounds (src/config.ts). */
 export function argon2ParamsFromEnv(env: Record<string, string | undefined> = process.env): Argon2Params {
   const raw = envSchema.pick({ ARGON2_MEMORY: true, ARGON2_TIME: true, ARGON2_THREADS: true, ARGON2_KEYLEN: true }).parse({
     ARGON2_MEMORY: env.ARGON2_MEMORY,
@@ -26,7 +20,7 @@ export function argon2ParamsFromEnv(env: Record<string, string | undefined> = pr
     ARGON2_THREADS: env.ARGON2_THREADS,
     ARGON2_KEYLEN: env.ARGON2_KEYLEN,
   });
-  return { memoryKiB: raw.ARGON2_MEMORY, iterations: raw.ARGON2_TIME, parallelism: raw.ARGON2_THREADS, hashLength: raw.ARGON2_KEYLEN };
+  return argon2ParamsFrom(raw);
 }
 
 export function hashPasswordPhc(password: string, params: Argon2Params): Promise<string> {

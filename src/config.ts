@@ -198,6 +198,11 @@ export const envSchema = z.object({
 
 export type RawConfig = z.output<typeof envSchema>;
 
+/** Argon2id parameters from parsed ARGON2_* values (the Worker's config, and Node-side hashing in scripts/). */
+export function argon2ParamsFrom(raw: { ARGON2_MEMORY: number; ARGON2_TIME: number; ARGON2_THREADS: number; ARGON2_KEYLEN: number }): Argon2Params {
+  return { memoryKiB: raw.ARGON2_MEMORY, iterations: raw.ARGON2_TIME, parallelism: raw.ARGON2_THREADS, hashLength: raw.ARGON2_KEYLEN };
+}
+
 export interface Config {
   appEnv: RawConfig["APP_ENV"];
   isDevelopment: boolean;
@@ -355,7 +360,7 @@ export function parseConfig(env: Bindings): Config {
     publicRegistrationEnabled: raw.PUBLIC_REGISTRATION_ENABLED,
     rateLimitFailClosedLogin: raw.RATE_LIMIT_FAIL_CLOSED_LOGIN,
     exposePasswordResetToken: raw.EXPOSE_PASSWORD_RESET_TOKEN,
-    argon2: { memoryKiB: raw.ARGON2_MEMORY, iterations: raw.ARGON2_TIME, parallelism: raw.ARGON2_THREADS, hashLength: raw.ARGON2_KEYLEN },
+    argon2: argon2ParamsFrom(raw),
     email: {
       enabled: raw.EMAIL_ENABLED,
       frontendUrl: raw.FRONTEND_URL.replace(/\/+$/, ""),

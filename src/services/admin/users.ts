@@ -213,17 +213,8 @@ export async function createUser(deps: Deps, staff: StaffPrincipal, input: Creat
 
 // ---- change --------------------------------------------------------------------------------------
 
-export interface UpdateUserInput {
-  email?: string;
-  password?: string;
-  fullName?: string | null;
-  globalRole?: GlobalRole;
-  isActive?: boolean;
-  approvalStatus?: ApprovalStatus;
-  phoneNumber?: string | null;
-  profilePictureUrl?: string | null;
-  authProvider?: AuthProvider;
-}
+/** The fields of a create, each optional: only those sent are changed. */
+export type UpdateUserInput = Partial<CreateUserInput>;
 
 type Changes = Record<string, { before: unknown; after: unknown } | "changed">;
 
