@@ -7,16 +7,25 @@
 //     slow: the answer is held back for a given time), so tests get failures from the real
 //     endpoint rather than from stubs; with `after: N` the first N round trips after the fault
 //     is set go through untouched and the fault applies from the next one on (a request whose
-//     flow spans several round trips fails between them)
+//     flow spans several round trips fails between them); with `count: N` only the N round trips
+//     after those get the fault, and the endpoint is healthy again afterwards (a slow fault with
+//     after: 1, count: 1 holds exactly the second statement of a request, between its read and
+//     its write, while every other request goes through)
 //   - control routes under /__stack/ for tests, `npm run dev` and the benchmark.
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 
+/** `after`: round trips let through first; `count`: how many round trips get the fault (absent: all). */
+interface FaultWindow {
+  after?: number;
+  count?: number;
+}
+
 export type Fault =
   | { mode: "none" }
-  | { mode: "down"; after?: number }
-  | { mode: "error"; message?: string; after?: number }
-  | { mode: "slow"; delayMs: number; after?: number };
+  | ({ mode: "down" } & FaultWindow)
+  | ({ mode: "error"; message?: string } & FaultWindow)
+  | ({ mode: "slow"; delayMs: number } & FaultWindow);
 
 export interface ProtocolAnswer {
   status: number;
@@ -103,18 +112,25 @@ function send(res: http.ServerResponse, status: number, body: unknown, headers: 
 
 export async function startEndpointServer(handler: ProtocolHandler, options: EndpointServerOptions): Promise<EndpointServer> {
   let fault: Fault = { mode: "none" };
-  /** Round trips let through since the fault was set (for `after`). */
+  /** Round trips let through since the fault was set (for `after`), and those that got it (for `count`). */
   let faultPassed = 0;
+  let faulted = 0;
+  /** Protocol requests received and not yet answered (a held statement is in flight until it lands). */
+  let inFlight = 0;
   const applyFault = (f: Fault) => {
     fault = f;
     faultPassed = 0;
+    faulted = 0;
   };
-  /** The fault this round trip gets: none while `after` round trips have not yet gone through. */
+  /** The fault this round trip gets: none while `after` round trips have not yet gone through, or once `count` have had it. */
   const faultForRoundTrip = (): Fault => {
-    if (fault.mode !== "none" && fault.after !== undefined && faultPassed < fault.after) {
+    if (fault.mode === "none") return fault;
+    if (fault.after !== undefined && faultPassed < fault.after) {
       faultPassed += 1;
       return { mode: "none" };
     }
+    if (fault.count !== undefined && faulted >= fault.count) return { mode: "none" };
+    faulted += 1;
     return fault;
   };
   let latencyMs = options.latencyMs ?? 0;
@@ -127,7 +143,7 @@ export async function startEndpointServer(handler: ProtocolHandler, options: End
     const json = body.length ? JSON.parse(body.toString("utf8")) : {};
     switch (route) {
       case "GET /stats":
-        return send(res, 200, { name: options.name, backend: handler.backendName, latencyMs, fault, faultPassed, ...stats });
+        return send(res, 200, { name: options.name, backend: handler.backendName, latencyMs, fault, faultPassed, faulted, inFlight, ...stats });
       case "POST /stats/reset":
         stats = { roundTrips: 0, byKind: {} };
         return send(res, 200, { ok: true });
@@ -150,33 +166,42 @@ export async function startEndpointServer(handler: ProtocolHandler, options: End
     }
   }
 
+  async function protocolRoundTrip(req: http.IncomingMessage, res: http.ServerResponse, path: string): Promise<void> {
+    const active = faultForRoundTrip();
+    if (active.mode === "down") {
+      // As if the server died: the client sees a connection failure, not an HTTP answer. The
+      // request is read first so the client's upload completes and only the answer is lost.
+      await readBody(req, maxBody).catch(() => undefined);
+      req.socket.destroy();
+      return;
+    }
+    const body = await readBody(req, maxBody);
+    const preq: ProtocolRequest = { method: req.method ?? "GET", path, headers: req.headers, body };
+    const kind = options.classify?.(preq) ?? path;
+    stats.roundTrips += 1;
+    stats.byKind[kind] = (stats.byKind[kind] ?? 0) + 1;
+
+    if (latencyMs > 0) await sleep(latencyMs);
+    if (active.mode === "slow") await sleep(active.delayMs);
+    if (active.mode === "error") {
+      const a = handler.errorAnswer(active.message ?? "injected failure");
+      return send(res, a.status, a.body, a.headers);
+    }
+    const answer = await handler.handle(preq);
+    if (!res.writableEnded && !res.destroyed) send(res, answer.status, answer.body, answer.headers);
+  }
+
   const server = http.createServer(async (req, res) => {
     const path = (req.url ?? "/").split("?")[0];
     try {
       if (path.startsWith(CONTROL_PREFIX)) return await control(path, req, res);
-
-      const active = faultForRoundTrip();
-      if (active.mode === "down") {
-        // As if the server died: the client sees a connection failure, not an HTTP answer. The
-        // request is read first so the client's upload completes and only the answer is lost.
-        await readBody(req, maxBody).catch(() => undefined);
-        req.socket.destroy();
-        return;
+      // Counted until the statement has run, even when the client gave up waiting for the answer.
+      inFlight += 1;
+      try {
+        await protocolRoundTrip(req, res, path);
+      } finally {
+        inFlight -= 1;
       }
-      const body = await readBody(req, maxBody);
-      const preq: ProtocolRequest = { method: req.method ?? "GET", path, headers: req.headers, body };
-      const kind = options.classify?.(preq) ?? path;
-      stats.roundTrips += 1;
-      stats.byKind[kind] = (stats.byKind[kind] ?? 0) + 1;
-
-      if (latencyMs > 0) await sleep(latencyMs);
-      if (active.mode === "slow") await sleep(active.delayMs);
-      if (active.mode === "error") {
-        const a = handler.errorAnswer(active.message ?? "injected failure");
-        return send(res, a.status, a.body, a.headers);
-      }
-      const answer = await handler.handle(preq);
-      if (!res.writableEnded && !res.destroyed) send(res, answer.status, answer.body, answer.headers);
     } catch (err) {
       if (!res.headersSent && !res.destroyed) {
         const a = handler.errorAnswer(err instanceof Error ? err.message : String(err));
@@ -184,6 +209,7 @@ export async function startEndpointServer(handler: ProtocolHandler, options: End
       }
     }
   });
+
   server.keepAliveTimeout = 30_000;
 
   const host = options.host ?? "127.0.0.1";
@@ -216,15 +242,18 @@ export async function startEndpointServer(handler: ProtocolHandler, options: End
 }
 
 function parseFault(json: Record<string, unknown>): Fault {
-  // `after`: how many round trips go through before the fault applies (absent: from the first).
-  const after = json.after === undefined || json.after === null ? {} : { after: Math.max(0, Math.floor(Number(json.after) || 0)) };
+  // `after`: how many round trips go through before the fault applies (absent: from the first);
+  // `count`: how many get it (absent: every one from then on).
+  const whole = (key: "after" | "count") =>
+    json[key] === undefined || json[key] === null ? {} : { [key]: Math.max(0, Math.floor(Number(json[key]) || 0)) };
+  const window = { ...whole("after"), ...whole("count") };
   switch (json.mode) {
     case "down":
-      return { mode: "down", ...after };
+      return { mode: "down", ...window };
     case "error":
-      return { mode: "error", message: typeof json.message === "string" ? json.message : undefined, ...after };
+      return { mode: "error", message: typeof json.message === "string" ? json.message : undefined, ...window };
     case "slow":
-      return { mode: "slow", delayMs: Math.max(0, Number(json.delayMs) || 0), ...after };
+      return { mode: "slow", delayMs: Math.max(0, Number(json.delayMs) || 0), ...window };
     default:
       return { mode: "none" };
   }

@@ -1,12 +1,13 @@
 // Drizzle over Neon's HTTP driver. In development and tests LOCAL_SQL_ENDPOINT points the same
 // driver at the local stack's Neon-protocol endpoint; production talks to Neon directly.
-import { neon, neonConfig } from "@neondatabase/serverless";
+import { neon, neonConfig, type NeonQueryFunction } from "@neondatabase/serverless";
 import { drizzle, type NeonHttpDatabase } from "drizzle-orm/neon-http";
 import type { Config } from "../config";
 import { meteredFetch } from "../runtime/metrics";
 import * as schema from "./schema";
 
-export type Database = NeonHttpDatabase<typeof schema>;
+/** Drizzle, plus the Neon client underneath for batched transactions (stores/sql.ts). */
+export type Database = NeonHttpDatabase<typeof schema> & { $client: NeonQueryFunction<false, false> };
 
 let dependencyTimeoutMs = 5000;
 let configuredEndpoint: string | undefined;

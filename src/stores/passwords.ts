@@ -5,7 +5,7 @@ import { sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import type { AuditEvent } from "./audit";
 import { parseUuidArray } from "./sessions";
-import { jsonb, rows, ts } from "./sql";
+import { jsonb, rows, transactionRows, ts } from "./sql";
 
 /** Issues a reset token for a user, retiring any earlier unused one, and records the request. */
 export async function createResetToken(
@@ -83,28 +83,36 @@ export async function consumeResetToken(
   return r ? { userId: r.userId, tokenVersion: Number(r.tokenVersion), revokedSessionIds: parseUuidArray(r.revoked) } : null;
 }
 
-/** Sets a new hash for a signed-in user and revokes their other sessions (the current one stays). */
+/**
+ * Sets a new hash for a signed-in user (only if the stored hash is still the one the caller
+ * verified) and revokes their other sessions (the current one stays), as one transaction in one
+ * round trip. The revocation is a second statement so that it sees every session committed
+ * before the hash changed: a sign-in that held the user row while this change waited for it has
+ * committed its session by then, and a single statement's snapshot would miss that session.
+ * A sign-in that comes after the change finds another hash and starts nothing (startSession).
+ */
 export async function changePassword(
   db: Database,
   input: { userId: string; keepSessionId: string; expectedHash: string; passwordHash: string; now: Date; audit: AuditEvent },
 ): Promise<{ revokedSessionIds: string[] } | null> {
   const a = input.audit;
-  const found = await rows<{ revoked: unknown }>(
-    db,
+  const [changed, revoked] = await transactionRows(db, [
     sql`with changed as (
           update users set password_hash = ${input.passwordHash}, password_changed_at = ${ts(input.now)}, updated_at = ${ts(input.now)}
           where id = ${input.userId}::uuid and password_hash = ${input.expectedHash}
           returning id
-        ), revoked as (
-          update sessions set revoked_at = ${ts(input.now)}, revoked_reason = 'password_changed'
-          from changed where sessions.user_id = changed.id and sessions.id <> ${input.keepSessionId}::uuid and sessions.revoked_at is null
-          returning sessions.id
         ), audited as (
           insert into auth_audit_logs (event_type, actor_user_id, target_user_id, ip, user_agent, metadata, created_at)
           select ${a.type}, changed.id, changed.id, ${a.ip ?? null}, ${a.userAgent ?? null}, ${jsonb(a.metadata)}, ${ts(a.at)} from changed
         )
-        select (select array_agg(id) from revoked) as revoked from changed`,
-  );
-  return found[0] ? { revokedSessionIds: parseUuidArray(found[0].revoked) } : null;
+        select id from changed`,
+    // The new hash (with its fresh salt) is stored only if the first statement changed the password.
+    sql`update sessions set revoked_at = ${ts(input.now)}, revoked_reason = 'password_changed'
+        from users u
+        where u.id = ${input.userId}::uuid and u.password_hash = ${input.passwordHash}
+          and sessions.user_id = u.id and sessions.id <> ${input.keepSessionId}::uuid and sessions.revoked_at is null
+        returning sessions.id`,
+  ]);
+  if (changed.length === 0) return null;
+  return { revokedSessionIds: revoked.map((r) => String(r.id)) };
 }
-

@@ -11,6 +11,8 @@ export interface StartSessionInput extends AuditContext {
   userId: string;
   /** The token version the sign-in saw; the session only starts if it is still current. */
   tokenVersion: number;
+  /** The password hash the sign-in verified; the session only starts if it is still the stored one. */
+  verifiedPasswordHash: string;
   refreshHash: string;
   expiresAt: Date;
   now: Date;
@@ -20,16 +22,29 @@ export interface StartSessionInput extends AuditContext {
 }
 
 /**
- * Starts a session for a sign-in, records the login and, when given, the re-hashed password,
- * in one statement. Nothing is written unless the user is still active, approved and of the same
- * token version as when the password was checked; returns false then.
+ * Why a sign-in's write did not start a session: the password changed after it was verified, or
+ * the account changed (deactivated, no longer approved, logged out everywhere).
  */
-export async function startSession(db: Database, s: StartSessionInput): Promise<boolean> {
-  const started = await rows<{ id: string }>(
+export type StartSessionOutcome = "started" | "password_changed" | "account_changed";
+
+/**
+ * Starts a session for a sign-in, records the login and, when given, the re-hashed password,
+ * in one statement. Nothing is written unless the password hash the sign-in verified is still the
+ * stored one (compare-and-set: a sign-in proven by a password that has since changed starts
+ * nothing, and its re-hash cannot overwrite the new hash), and the user is still active, approved
+ * and of the same token version as when the password was checked.
+ */
+export async function startSession(db: Database, s: StartSessionInput): Promise<StartSessionOutcome> {
+  const found = await rows<{ started: boolean; samePassword: boolean | null }>(
     db,
-    sql`with eligible as (
-          select id from users
-          where id = ${s.userId}::uuid and is_active and approval_status = 'APPROVED' and token_version = ${s.tokenVersion}::int
+    sql`with current_user_row as (
+          select id, password_hash = ${s.verifiedPasswordHash} as same_password,
+                 is_active and approval_status = 'APPROVED' and token_version = ${s.tokenVersion}::int as same_account
+          from users where id = ${s.userId}::uuid
+          -- Locked, and read as last committed: a password change that commits while this waits is seen.
+          for no key update
+        ), eligible as (
+          select id from current_user_row where same_password and same_account
         ), created as (
           insert into sessions (id, user_id, refresh_hash, token_version, user_agent, ip, created_at, last_used_at, expires_at)
           select ${s.sessionId}::uuid, eligible.id, ${s.refreshHash}, ${s.tokenVersion}::int, ${s.userAgent ?? null}, ${s.ip ?? null}, ${ts(s.now)}, ${ts(s.now)}, ${ts(s.expiresAt)}
@@ -38,7 +53,7 @@ export async function startSession(db: Database, s: StartSessionInput): Promise<
         ), touched as (
           update users set last_login_at = ${ts(s.now)},
             password_hash = coalesce(${s.rehashedPassword}, password_hash)
-          from created where users.id = created.user_id
+          from created where users.id = created.user_id and users.password_hash = ${s.verifiedPasswordHash}
           returning users.id
         ), audited as (
           insert into auth_audit_logs (event_type, actor_user_id, target_user_id, ip, user_agent, metadata, created_at)
@@ -46,9 +61,12 @@ export async function startSession(db: Database, s: StartSessionInput): Promise<
                  ${jsonb({ ...s.auditMetadata, sessionId: s.sessionId })}, ${ts(s.now)}
           from created
         )
-        select id from created`,
+        select exists(select 1 from created) as started, (select same_password from current_user_row) as "samePassword"`,
   );
-  return started.length === 1;
+  const r = found[0];
+  if (r?.started) return "started";
+  // A user deleted since the lookup has no password to match: treated like a changed password.
+  return r?.samePassword === true ? "account_changed" : "password_changed";
 }
 
 /** The state of a session and its user as the rotation statement saw them. */

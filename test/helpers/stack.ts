@@ -26,13 +26,41 @@ export async function resetStack(): Promise<void> {
 /**
  * A fault of the local endpoint. `after: N` lets the first N round trips (after the fault is set)
  * through untouched and fails from the next one on: a request whose flow spans several round
- * trips then fails between them.
+ * trips then fails between them. `count: N` faults only the N round trips after those; then the
+ * endpoint is healthy again (slow, after: 1, count: 1 holds one request between its read and write).
  */
+interface FaultWindow {
+  after?: number;
+  count?: number;
+}
 export type Fault =
   | { mode: "none" }
-  | { mode: "down"; after?: number }
-  | { mode: "error"; message?: string; after?: number }
-  | { mode: "slow"; delayMs: number; after?: number };
+  | ({ mode: "down" } & FaultWindow)
+  | ({ mode: "error"; message?: string } & FaultWindow)
+  | ({ mode: "slow"; delayMs: number } & FaultWindow);
+
+export interface EndpointState {
+  roundTrips: number;
+  /** Round trips that got the fault so far. */
+  faulted: number;
+  /** Protocol requests received and not yet answered. */
+  inFlight: number;
+}
+
+export async function endpointState(endpoint: Endpoint): Promise<EndpointState> {
+  const s = await control(endpoint, "stats");
+  return { roundTrips: s.roundTrips, faulted: s.faulted, inFlight: s.inFlight };
+}
+
+/** Polls the endpoint until `done` holds (e.g. a held statement arrived, or landed). */
+export async function waitForEndpoint(endpoint: Endpoint, done: (s: EndpointState) => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (done(await endpointState(endpoint))) return;
+    if (Date.now() > deadline) throw new Error(`the ${endpoint} endpoint did not reach the awaited state within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
 
 export function setFault(endpoint: Endpoint, fault: Fault): Promise<void> {
   return control(endpoint, "fault", fault);

@@ -92,6 +92,7 @@ export async function login(deps: Deps, input: LoginInput, meta: RequestMeta): P
       sessionId,
       userId: user.id,
       tokenVersion: user.tokenVersion,
+      verifiedPasswordHash: user.passwordHash,
       refreshHash: await sha256(refreshSecret),
       expiresAt,
       now,
@@ -106,8 +107,11 @@ export async function login(deps: Deps, input: LoginInput, meta: RequestMeta): P
       { sessionId, refreshSecret, expiresAt },
     ),
   ]);
+  // The password changed after this sign-in read and verified it: whoever knew only the old one
+  // is answered as for a wrong password, and nothing was written.
+  if (started === "password_changed") throw invalidCredentials();
   // The account changed between the password check and now (deactivated, logged out everywhere).
-  if (!started) throw new AppError(403, "account_inactive", "This account is inactive");
+  if (started === "account_changed") throw new AppError(403, "account_inactive", "This account is inactive");
 
   return { ...tokens, user: toUserView(user) };
 }
