@@ -18,16 +18,25 @@ export const GLOBAL_ROLES = ["NONE", "PLATFORM_MODERATOR", "PLATFORM_ADMIN", "PL
 export const AUTH_PROVIDERS = ["password", "google", "microsoft", "sso", "other"] as const;
 export const APPROVAL_STATUSES = ["PENDING", "APPROVED", "REJECTED"] as const;
 export const MEMBERSHIP_ROLES = ["OWNER", "ADMIN", "MANAGER", "MEMBER", "VIEWER"] as const;
+export const APPLICATION_TYPES = ["web", "spa", "native", "m2m"] as const;
+export const APPLICATION_STATUSES = ["active", "disabled"] as const;
+
+/** The built-in application (created by migration 0001): every request that names no application. */
+export const PLATFORM_APPLICATION_ID = "00000000-0000-4000-8000-000000000001";
 
 export type GlobalRole = (typeof GLOBAL_ROLES)[number];
 export type AuthProvider = (typeof AUTH_PROVIDERS)[number];
 export type ApprovalStatus = (typeof APPROVAL_STATUSES)[number];
 export type MembershipRole = (typeof MEMBERSHIP_ROLES)[number];
+export type ApplicationType = (typeof APPLICATION_TYPES)[number];
+export type ApplicationStatus = (typeof APPLICATION_STATUSES)[number];
 
 export const globalRole = pgEnum("global_role", GLOBAL_ROLES);
 export const authProvider = pgEnum("auth_provider", AUTH_PROVIDERS);
 export const approvalStatus = pgEnum("approval_status", APPROVAL_STATUSES);
 export const membershipRole = pgEnum("membership_role", MEMBERSHIP_ROLES);
+export const applicationType = pgEnum("application_type", APPLICATION_TYPES);
+export const applicationStatus = pgEnum("application_status", APPLICATION_STATUSES);
 
 const timestamps = {
   createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
@@ -65,6 +74,99 @@ export const users = pgTable(
   ],
 );
 
+/**
+ * Applications (OAuth "clients"): each product that uses this service. `builtin` marks the
+ * platform application, which cannot be deleted or disabled. Origins, redirect URIs and audiences
+ * are JSON arrays of strings validated by the service; `settings` is validated by one zod schema
+ * (src/services/applications/settings.ts).
+ */
+export const applications = pgTable(
+  "applications",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    slug: text("slug").notNull(),
+    name: text("name").notNull(),
+    type: applicationType("type").notNull(),
+    status: applicationStatus("status").notNull().default("active"),
+    builtin: boolean("builtin").notNull().default(false),
+    allowedOrigins: jsonb("allowed_origins").$type<string[]>().notNull().default([]),
+    redirectUris: jsonb("redirect_uris").$type<string[]>().notNull().default([]),
+    postLogoutRedirectUris: jsonb("post_logout_redirect_uris").$type<string[]>().notNull().default([]),
+    /** The `aud` of tokens issued under this application; null: JWT_AUDIENCE. */
+    audience: text("audience"),
+    /** Further audiences a service account may ask for (client_credentials `audience`). */
+    allowedAudiences: jsonb("allowed_audiences").$type<string[]>().notNull().default([]),
+    settings: jsonb("settings").$type<Record<string, unknown>>().notNull().default({}),
+    ...timestamps,
+  },
+  (t) => [uniqueIndex("applications_slug_key").on(t.slug)],
+);
+
+/** API keys naming an application on app-initiated routes (X-API-Key). Only a hash is stored. */
+export const applicationApiKeys = pgTable(
+  "application_api_keys",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    applicationId: uuid("application_id")
+      .notNull()
+      .references(() => applications.id, { onDelete: "cascade" }),
+    name: text("name"),
+    /** SHA-256 (base64url) of the whole key. */
+    keyHash: text("key_hash").notNull(),
+    /** The first characters of the key, for people to tell keys apart. */
+    prefix: text("prefix").notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    lastUsedAt: timestamp("last_used_at", { withTimezone: true, mode: "date" }),
+    revokedAt: timestamp("revoked_at", { withTimezone: true, mode: "date" }),
+  },
+  (t) => [uniqueIndex("application_api_keys_key_hash_key").on(t.keyHash), index("application_api_keys_application_idx").on(t.applicationId)],
+);
+
+/** Machine identities under an application (OAuth client credentials). */
+export const serviceAccounts = pgTable(
+  "service_accounts",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    applicationId: uuid("application_id")
+      .notNull()
+      .references(() => applications.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    allowedScopes: jsonb("allowed_scopes").$type<string[]>().notNull().default([]),
+    status: applicationStatus("status").notNull().default("active"),
+    ...timestamps,
+  },
+  (t) => [index("service_accounts_application_idx").on(t.applicationId)],
+);
+
+/** Client secrets of a service account; several live at once for rotation. Only a hash is stored. */
+export const serviceAccountSecrets = pgTable(
+  "service_account_secrets",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    serviceAccountId: uuid("service_account_id")
+      .notNull()
+      .references(() => serviceAccounts.id, { onDelete: "cascade" }),
+    /** SHA-256 (base64url) of the secret. */
+    secretHash: text("secret_hash").notNull(),
+    prefix: text("prefix").notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    expiresAt: timestamp("expires_at", { withTimezone: true, mode: "date" }),
+    lastUsedAt: timestamp("last_used_at", { withTimezone: true, mode: "date" }),
+  },
+  (t) => [index("service_account_secrets_account_idx").on(t.serviceAccountId)],
+);
+
+/** Access tokens revoked before their expiry (RFC 7009); rows past `expires_at` can be dropped. */
+export const revokedAccessTokens = pgTable(
+  "revoked_access_tokens",
+  {
+    jti: text("jti").primaryKey(),
+    expiresAt: timestamp("expires_at", { withTimezone: true, mode: "date" }).notNull(),
+    revokedAt: timestamp("revoked_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+  },
+  (t) => [index("revoked_access_tokens_expires_at_idx").on(t.expiresAt)],
+);
+
 /** One row per refresh family (a sign-in); the refresh token rotates within it. */
 export const sessions = pgTable(
   "sessions",
@@ -73,6 +175,11 @@ export const sessions = pgTable(
     userId: uuid("user_id")
       .notNull()
       .references(() => users.id, { onDelete: "cascade" }),
+    /** The application the session was started under; refresh and logout only work through it. */
+    applicationId: uuid("application_id")
+      .notNull()
+      .default(PLATFORM_APPLICATION_ID)
+      .references(() => applications.id),
     /** SHA-256 (base64url) of the current refresh secret. */
     refreshHash: text("refresh_hash").notNull(),
     /** Hash of the secret rotated away last, and when: a retry within the grace window gets the same successor. */
@@ -172,4 +279,5 @@ export const businessUnitMemberships = pgTable(
 export type User = typeof users.$inferSelect;
 export type Session = typeof sessions.$inferSelect;
 export type CompanyMembership = typeof companyMemberships.$inferSelect;
+export type Application = typeof applications.$inferSelect;
 export type BusinessUnitMembership = typeof businessUnitMemberships.$inferSelect;

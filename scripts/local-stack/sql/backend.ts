@@ -220,18 +220,26 @@ export function beginStatement(options: TransactionOptions = {}): string {
 
 /**
  * One statement that empties every table of schema `public`, keeping the schema (and
- * everything outside `public`, such as drizzle's migration journal).
+ * everything outside `public`, such as drizzle's migration journal) and the rows the migrations
+ * seed: a table with a boolean `builtin` column keeps its builtin rows (the platform
+ * application), so a reset database looks like a freshly migrated one.
  */
 export const TRUNCATE_PUBLIC_SQL = `DO $truncate_all$
-DECLARE stmt text;
+DECLARE stmt text; seeded record;
 BEGIN
-  SELECT 'TRUNCATE TABLE ' || string_agg(format('%I.%I', schemaname, tablename), ', ' ORDER BY tablename) || ' RESTART IDENTITY CASCADE'
+  SELECT 'TRUNCATE TABLE ' || string_agg(format('%I.%I', t.schemaname, t.tablename), ', ' ORDER BY t.tablename) || ' RESTART IDENTITY CASCADE'
     INTO stmt
-    FROM pg_catalog.pg_tables
-   WHERE schemaname = 'public';
+    FROM pg_catalog.pg_tables t
+   WHERE t.schemaname = 'public'
+     AND NOT EXISTS (SELECT 1 FROM information_schema.columns c
+                      WHERE c.table_schema = 'public' AND c.table_name = t.tablename AND c.column_name = 'builtin');
   IF stmt IS NOT NULL THEN
     EXECUTE stmt;
   END IF;
+  FOR seeded IN SELECT c.table_name FROM information_schema.columns c
+                 WHERE c.table_schema = 'public' AND c.column_name = 'builtin' LOOP
+    EXECUTE format('DELETE FROM public.%I WHERE NOT builtin', seeded.table_name);
+  END LOOP;
 END
 $truncate_all$`;
 
