@@ -1,7 +1,7 @@
 // Running a Worker under `wrangler dev` from the Node scripts (`npm run dev`, `npm run bench`):
-// offline, on loopback, with its bindings from one merged env file (never the developer's
-// .dev.vars by accident: an --env-file makes wrangler skip it), in its own process group so that
-// stopping it also stops its workerd.
+// offline, on loopback, with its bindings from one merged env file written by scripts/dev-vars.ts
+// and nothing else (never the developer's .dev.vars by accident: an --env-file makes wrangler skip
+// it), in its own process group so that stopping it also stops its workerd.
 import { spawn, type ChildProcess, type StdioOptions } from "node:child_process";
 import { existsSync } from "node:fs";
 import { createServer, type AddressInfo, type Server } from "node:net";
@@ -14,6 +14,19 @@ export const OFFLINE_WRANGLER_ENV = {
   WRANGLER_SEND_METRICS: "false",
   CLOUDFLARE_CF_FETCH_ENABLED: "false",
   WRANGLER_HIDE_BANNER: "true",
+};
+
+/**
+ * The Worker's bindings are exactly what the --env-file says: wrangler must not mix the process
+ * environment into them (CLOUDFLARE_INCLUDE_PROCESS_ENV would bind every variable of the shell,
+ * and its values would override the file's), must read the file at all
+ * (CLOUDFLARE_LOAD_DEV_VARS_FROM_DOT_ENV=false would skip it), and must not swap it for an
+ * encrypted .env.vault (DOTENV_KEY). undefined removes the variable.
+ */
+export const WRANGLER_ENV_FILE_ONLY: Record<string, string | undefined> = {
+  CLOUDFLARE_INCLUDE_PROCESS_ENV: "false",
+  CLOUDFLARE_LOAD_DEV_VARS_FROM_DOT_ENV: "true",
+  DOTENV_KEY: undefined,
 };
 
 /**
@@ -80,7 +93,9 @@ export function startWranglerDev(options: WranglerDevOptions): WranglerDev {
   const child = spawn(command, argv, {
     cwd: PROJECT_ROOT,
     stdio: options.stdio ?? "inherit",
-    env: { ...process.env, ...OFFLINE_WRANGLER_ENV },
+    env: Object.fromEntries(
+      Object.entries({ ...process.env, ...OFFLINE_WRANGLER_ENV, ...WRANGLER_ENV_FILE_ONLY }).filter(([, v]) => v !== undefined),
+    ),
     detached: true,
   });
   const url = `http://127.0.0.1:${options.port}`;
