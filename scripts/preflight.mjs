@@ -12,6 +12,9 @@ if (major < 22 || (major === 22 && minor < 12)) {
   process.exit(1);
 }
 
-// The Argon2 wasm modules the Worker imports are derived from the installed hash-wasm
-// (normally written by postinstall; repeated here for installs that skipped scripts).
+// The Argon2 wasm modules and the /docs bundle the Worker imports are derived from the installed
+// hash-wasm and @scalar/api-reference (normally written by postinstall; repeated here for
+// installs that skipped scripts). extract-wasm.mjs exits the process when it has nothing to do,
+// so it comes last.
+await import("./extract-docs-bundle.mjs");
 await import("./extract-wasm.mjs");

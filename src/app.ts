@@ -2,15 +2,16 @@
 // every failure (404, 405, malformed JSON, wrong content type, oversize body, validation errors,
 // config errors, dependencies down, and anything unexpected as a bare 500 internal_error).
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { Scalar } from "@scalar/hono-api-reference";
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { ConfigError } from "./config";
 import { AppError, errors } from "./http/errors";
 import { bodyGuard, cors, dependencies, requestContext, type AppEnv } from "./http/middleware";
+import { securityHeaders } from "./http/security-headers";
 import { describeError, log } from "./runtime/log";
 import { DependencyError } from "./runtime/metrics";
 import { authRoutes } from "./routes/auth";
+import { docsRoutes } from "./routes/docs";
 import { healthRoutes } from "./routes/health";
 import { internalAuditRoutes } from "./routes/internal/audit";
 import { internalCompanyRoutes } from "./routes/internal/companies";
@@ -78,6 +79,8 @@ function compilePath(path: string): RegExp {
 export function createApp() {
   const app = new OpenAPIHono<AppEnv>();
 
+  // Outermost: every response gets the security headers, errors and preflights included.
+  app.use("*", securityHeaders);
   app.use("*", requestContext);
   app.use("*", dependencies);
   app.use("*", cors);
@@ -109,7 +112,8 @@ export function createApp() {
         "Identity, sessions, RS256 access tokens with rotating refresh tokens, JWKS, password reset, staff approval and admin APIs. Success bodies are `{ data }`; errors are `{ error: { code, message } }`.",
     },
   });
-  app.get("/docs", Scalar({ url: "/openapi.json", pageTitle: "Edge auth service API" }));
+  // The API reference, self-hosted (src/routes/docs.ts); not part of AppType.
+  app.route("/", docsRoutes);
 
   // 405 for a known path with another method; 404 for everything else.
   let routeTable: { method: string; regex: RegExp }[] | null = null;

@@ -41,6 +41,12 @@ const bool = (fallback: boolean) =>
     .default(fallback ? "true" : "false")
     .transform((v) => (v === "" ? fallback : v === "true" || v === "1" || v === "yes"));
 
+/** A boolean whose default depends on other settings: undefined when unset or empty. */
+const optionalBool = z
+  .enum(["true", "false", "1", "0", "yes", "no", ""])
+  .optional()
+  .transform((v) => (v === undefined || v === "" ? undefined : v === "true" || v === "1" || v === "yes"));
+
 const int = (fallback: number, min: number, max: number) =>
   z
     .string()
@@ -172,6 +178,8 @@ export const envSchema = z.object({
   PUBLIC_REGISTRATION_ENABLED: bool(false),
   RATE_LIMIT_FAIL_CLOSED_LOGIN: bool(true),
   EXPOSE_PASSWORD_RESET_TOKEN: bool(false),
+  // The API reference at /docs (and its script); default on outside production, off in production.
+  API_DOCS_ENABLED: optionalBool,
 
   // Argon2id (OWASP baseline by default).
   ARGON2_MEMORY: int(19_456, 1024, 4_194_304),
@@ -238,6 +246,7 @@ export interface Config {
   cfAccess?: { teamDomain: string; audience: string; certsUrl: string; issuer: string };
   finance: { databaseUrl?: string; cacheTtlMs: number; negativeCacheTtlMs: number };
   publicRegistrationEnabled: boolean;
+  apiDocsEnabled: boolean;
   rateLimitFailClosedLogin: boolean;
   exposePasswordResetToken: boolean;
   argon2: Argon2Params;
@@ -358,6 +367,7 @@ export function parseConfig(env: Bindings): Config {
         : undefined,
     finance: { databaseUrl: raw.FINANCE_DATABASE_URL, cacheTtlMs: raw.FINANCE_CACHE_TTL, negativeCacheTtlMs: raw.FINANCE_NEGATIVE_CACHE_TTL },
     publicRegistrationEnabled: raw.PUBLIC_REGISTRATION_ENABLED,
+    apiDocsEnabled: raw.API_DOCS_ENABLED ?? raw.APP_ENV !== "production",
     rateLimitFailClosedLogin: raw.RATE_LIMIT_FAIL_CLOSED_LOGIN,
     exposePasswordResetToken: raw.EXPOSE_PASSWORD_RESET_TOKEN,
     argon2: argon2ParamsFrom(raw),

@@ -64,20 +64,25 @@ export const requestContext: MiddlewareHandler<AppEnv> = async (c, next) => {
 const EXPOSED_HEADERS = "X-Request-Id, Server-Timing, Retry-After";
 const ALLOWED_HEADERS = "Content-Type, Authorization, X-Request-Id, X-Internal-API-Key";
 
+/** Public documents that browser verifiers fetch: readable from any origin, never with credentials. */
+const PUBLIC_DOCUMENTS = new Set(["/.well-known/jwks.json", "/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"]);
+
 /**
  * CORS from CORS_ALLOWED_ORIGINS: a listed origin is echoed with credentials allowed; "*" in the
  * list lets any other origin in without credentials; anything else gets no CORS headers at all.
+ * The public documents (PUBLIC_DOCUMENTS) answer "*" to any origin, without credentials.
  */
 export const cors: MiddlewareHandler<AppEnv> = async (c, next) => {
   const origin = c.req.header("origin");
+  const publicDocument = PUBLIC_DOCUMENTS.has(new URL(c.req.url).pathname);
   let allowed: string[] = [];
   try {
     allowed = c.get("deps")?.config.http.corsAllowedOrigins ?? [];
   } catch {
     allowed = [];
   }
-  const listed = origin !== undefined && allowed.includes(origin);
-  const wildcard = origin !== undefined && !listed && allowed.includes("*");
+  const listed = !publicDocument && origin !== undefined && allowed.includes(origin);
+  const wildcard = origin !== undefined && !listed && (publicDocument || allowed.includes("*"));
   const preflight = c.req.method === "OPTIONS" && c.req.header("access-control-request-method") !== undefined;
 
   if (preflight) {
@@ -85,7 +90,7 @@ export const cors: MiddlewareHandler<AppEnv> = async (c, next) => {
     if (listed || wildcard) {
       res.headers.set("Access-Control-Allow-Origin", listed ? origin! : "*");
       if (listed) res.headers.set("Access-Control-Allow-Credentials", "true");
-      res.headers.set("Access-Control-Allow-Methods", "GET, POST, PATCH, PUT, DELETE, OPTIONS");
+      res.headers.set("Access-Control-Allow-Methods", publicDocument ? "GET, HEAD, OPTIONS" : "GET, POST, PATCH, PUT, DELETE, OPTIONS");
       res.headers.set("Access-Control-Allow-Headers", ALLOWED_HEADERS);
       res.headers.set("Access-Control-Max-Age", "600");
     }

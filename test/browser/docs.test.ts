@@ -1,0 +1,142 @@
+// /docs in a real browser, offline: Debian's Chromium (driven by playwright-core, never a
+// downloaded browser) loads the page from the Worker under `wrangler dev` with every request to
+// any other origin aborted, and must render the operations from /openapi.json with nothing
+// aborted, no CSP violation and no script error. Every request the page made is recorded.
+//
+// Without /usr/bin/chromium (or CHROMIUM_PATH) the test is skipped and says why; with
+// REQUIRE_BROWSER_TESTS=1 (as .ci/run sets) a missing browser is a failure instead.
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium, type Browser } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startLocalStack, type LocalStack } from "../../scripts/local-stack/index.ts";
+import { writeDevVars } from "../../scripts/dev-vars.ts";
+import { freePorts, localWorkerVars, startWranglerDev, type WranglerDev } from "../../scripts/local-worker.ts";
+
+const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
+const haveChromium = existsSync(CHROMIUM);
+const required = process.env.REQUIRE_BROWSER_TESTS === "1";
+const SKIP_REASON = `browser tests skipped: no Chromium at ${CHROMIUM} (install Debian's: apt-get install chromium; or set CHROMIUM_PATH)`;
+
+if (!haveChromium && !required) console.warn(SKIP_REASON);
+
+/** Where the screenshot of the rendered page goes (kept after the run, for a human to look at). */
+const SCREENSHOT = join(process.env.BROWSER_SCREENSHOT_DIR || join(tmpdir(), "edge-auth-browser"), "docs.png");
+
+describe.runIf(!haveChromium && required)("browser tests (required)", () => {
+  it("need Chromium", () => {
+    throw new Error(`REQUIRE_BROWSER_TESTS=1 but there is no Chromium at ${CHROMIUM}`);
+  });
+});
+
+describe.runIf(haveChromium)("/docs in Chromium, offline", () => {
+  let stack: LocalStack;
+  let worker: WranglerDev;
+  let browser: Browser;
+  const dir = mkdtempSync(join(tmpdir(), "edge-auth-browser-"));
+
+  beforeAll(async () => {
+    // The embedded stack (nothing else needed: the page reads only /openapi.json).
+    stack = await startLocalStack({ finance: false });
+    const [port, inspectorPort] = await freePorts(2);
+    const envFile = join(dir, "vars.env");
+    writeDevVars(envFile, localWorkerVars({ APP_ENV: "development", EMAIL_ENABLED: "false" }, stack.workerVars), "# Written by test/browser/docs.test.ts\n");
+    worker = startWranglerDev({ port, inspectorPort, envFile, persistTo: join(dir, "state"), logLevel: "warn", stdio: ["ignore", "ignore", "inherit"] });
+    if (!(await worker.waitForReady("/health", 120_000))) throw new Error("the Worker did not start under wrangler dev");
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      // No sandbox (CI runs as root); nothing Chromium would fetch on its own behalf.
+      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    });
+  }, 180_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await worker?.stop();
+    await stack?.close();
+    rmSync(dir, { recursive: true, force: true });
+  }, 60_000);
+
+  it("renders the operations with every request to the Worker and nothing aborted, blocked or broken", { timeout: 120_000 }, async () => {
+    const origin = new URL(worker.url).origin;
+    const context = await browser.newContext({ serviceWorkers: "block" });
+    const requests: { method: string; url: string; type: string; status?: number }[] = [];
+    const aborted: string[] = [];
+    const failed: string[] = [];
+    const errors: string[] = [];
+    const cspReports: string[] = [];
+
+    // The network is the Worker's origin and nothing else.
+    await context.route("**/*", (route) => {
+      const url = route.request().url();
+      if (new URL(url).origin === origin) return route.continue();
+      aborted.push(url);
+      return route.abort("blockedbyclient");
+    });
+    context.on("request", (r) => requests.push({ method: r.method(), url: r.url(), type: r.resourceType() }));
+    context.on("response", (r) => {
+      const entry = requests.find((q) => q.url === r.url() && q.status === undefined);
+      if (entry) entry.status = r.status();
+    });
+    context.on("requestfailed", (r) => failed.push(`${r.url()}: ${r.failure()?.errorText}`));
+    // Violations reported from inside the page (the init script runs outside the page's CSP).
+    await context.addInitScript({
+      content: `window.__csp = []; document.addEventListener("securitypolicyviolation", (e) => window.__csp.push(e.violatedDirective + " " + e.blockedURI));`,
+    });
+
+    const page = await context.newPage();
+    page.on("websocket", (ws) => aborted.push(`websocket ${ws.url()}`));
+    page.on("pageerror", (e) => errors.push(e.message));
+    page.on("console", (m) => {
+      if (m.type() === "error") errors.push(`console: ${m.text()}`);
+      if (/Content Security Policy/i.test(m.text())) cspReports.push(m.text());
+    });
+
+    const res = await page.goto(`${origin}/docs`, { waitUntil: "networkidle" });
+    expect(res?.status()).toBe(200);
+    // The document from /openapi.json, rendered: its title, then the "auth" tag opened from the
+    // sidebar lists its operations.
+    const rendered = await (async () => {
+      await page.getByRole("heading", { name: "Edge auth service" }).first().waitFor({ timeout: 30_000 });
+      await page.getByText("auth", { exact: true }).first().click();
+      await page.getByText("/auth/login", { exact: true }).first().waitFor({ timeout: 30_000 });
+    })().then(
+      () => null,
+      (err: Error) => err,
+    );
+    const text = await page.locator("body").innerText();
+    mkdirSync(join(SCREENSHOT, ".."), { recursive: true });
+    await page.screenshot({ path: SCREENSHOT, fullPage: false });
+    // Down to the end of the reference: whatever renders lazily is loaded (and recorded) too.
+    await page.keyboard.press("End");
+    await page.mouse.wheel(0, 100_000);
+    await page.waitForTimeout(1_000);
+    await page.waitForLoadState("networkidle");
+    const inPage = (await page.evaluate("window.__csp")) as string[];
+    await context.close();
+
+    console.log(
+      `/docs made ${requests.length} request(s) (screenshot: ${SCREENSHOT}):\n` +
+        requests.map((r) => `  ${r.status ?? "---"} ${r.method} ${r.url} (${r.type})`).join("\n") +
+        (aborted.length ? `\naborted: ${aborted.join(", ")}` : "") +
+        (failed.length ? `\nfailed: ${failed.join(", ")}` : "") +
+        ([...inPage, ...cspReports].length ? `\nCSP: ${[...inPage, ...cspReports].join(" | ")}` : "") +
+        (errors.length ? `\nerrors: ${errors.join(" | ")}` : ""),
+    );
+    expect(rendered, "operations rendered").toBeNull();
+    for (const path of ["/auth/login", "/auth/refresh", "/auth/me"]) expect(text).toContain(path);
+    expect(text).toContain("Edge auth service");
+    expect(aborted, "requests to another origin").toEqual([]);
+    expect(requests.filter((r) => new URL(r.url).origin !== origin)).toEqual([]);
+    const paths = requests.map((r) => new URL(r.url).pathname);
+    expect(paths).toContain("/docs");
+    expect(paths).toContain("/openapi.json");
+    expect(paths.some((p) => /^\/docs\/assets\/scalar-[0-9a-f]{16}\.js$/.test(p))).toBe(true);
+    expect(failed, "failed requests").toEqual([]);
+    expect(requests.filter((r) => r.status !== undefined && r.status >= 400), "error answers").toEqual([]);
+    expect([...inPage, ...cspReports], "CSP violations").toEqual([]);
+    expect(errors, "script errors").toEqual([]);
+  });
+});
