@@ -17,7 +17,10 @@ import { internalAuditRoutes } from "./routes/internal/audit";
 import { internalCompanyRoutes } from "./routes/internal/companies";
 import { internalFinanceRoutes } from "./routes/internal/finance";
 import { internalMachineRoutes } from "./routes/internal/machine";
+import { internalServiceAccountRoutes } from "./routes/internal/service-accounts";
 import { internalUserRoutes } from "./routes/internal/users";
+import { oauthRoutes } from "./routes/oauth";
+import { tokenServiceRoutes } from "./routes/token-service";
 import { wellKnownRoutes } from "./routes/well-known";
 
 const SERVICE_VERSION = "0.1.0";
@@ -95,7 +98,9 @@ export function createApp() {
     .route("/", internalCompanyRoutes)
     .route("/", internalMachineRoutes)
     .route("/", internalFinanceRoutes)
-    .route("/", internalAuditRoutes);
+    .route("/", internalAuditRoutes)
+    .route("/", internalServiceAccountRoutes)
+    .route("/", oauthRoutes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "Bearer", {
     type: "http",
@@ -114,6 +119,8 @@ export function createApp() {
   });
   // The API reference, self-hosted (src/routes/docs.ts); not part of AppType.
   app.route("/", docsRoutes);
+  // Connect unary JSON (/auth.v1.TokenService/*): its dotted path is no hono/client path, so not part of AppType.
+  app.route("/", tokenServiceRoutes);
 
   // 405 for a known path with another method; 404 for everything else.
   let routeTable: { method: string; regex: RegExp }[] | null = null;

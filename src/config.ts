@@ -144,6 +144,7 @@ export const envSchema = z.object({
   JWT_ISSUER: z.string().min(1).default("auth.primuse.dev"),
   JWT_AUDIENCE: z.string().min(1).default("primuse-apps"),
   ACCESS_TOKEN_TTL: duration("15m"),
+  SERVICE_TOKEN_TTL: duration("1h"),
   REFRESH_TOKEN_TTL: duration("720h"),
   JWKS_MAX_AGE: int(300, 0, 86_400),
 
@@ -164,6 +165,8 @@ export const envSchema = z.object({
   RATE_LIMIT_PASSWORD_RESET_PER_EMAIL: rate("3/15m"),
   RATE_LIMIT_PASSWORD_RESET_PER_IP: rate("10/15m"),
   RATE_LIMIT_REGISTER_PER_IP: rate("10/1h"),
+  RATE_LIMIT_CLIENT_AUTH_FAILURES_PER_CLIENT: rate("20/5m"),
+  RATE_LIMIT_CLIENT_AUTH_FAILURES_PER_IP: rate("60/5m"),
 
   // Staff and machine access.
   INTERNAL_API_KEY: optionalString,
@@ -226,6 +229,8 @@ export interface Config {
     issuer: string;
     audience: string;
     accessTokenTtlMs: number;
+    /** Lifetime of client_credentials access tokens (SERVICE_TOKEN_TTL). */
+    serviceTokenTtlMs: number;
     jwksMaxAgeSeconds: number;
   };
   refreshTokenTtlMs: number;
@@ -240,6 +245,8 @@ export interface Config {
     passwordResetPerEmail: RateRule;
     passwordResetPerIp: RateRule;
     registerPerIp: RateRule;
+    clientAuthFailuresPerClient: RateRule;
+    clientAuthFailuresPerIp: RateRule;
   };
   internalApiKey?: string;
   internalApiKeyNext?: string;
@@ -338,6 +345,7 @@ export function parseConfig(env: Bindings): Config {
       issuer: raw.JWT_ISSUER,
       audience: raw.JWT_AUDIENCE,
       accessTokenTtlMs: raw.ACCESS_TOKEN_TTL,
+      serviceTokenTtlMs: raw.SERVICE_TOKEN_TTL,
       jwksMaxAgeSeconds: raw.JWKS_MAX_AGE,
     },
     refreshTokenTtlMs: raw.REFRESH_TOKEN_TTL,
@@ -352,6 +360,8 @@ export function parseConfig(env: Bindings): Config {
       passwordResetPerEmail: raw.RATE_LIMIT_PASSWORD_RESET_PER_EMAIL,
       passwordResetPerIp: raw.RATE_LIMIT_PASSWORD_RESET_PER_IP,
       registerPerIp: raw.RATE_LIMIT_REGISTER_PER_IP,
+      clientAuthFailuresPerClient: raw.RATE_LIMIT_CLIENT_AUTH_FAILURES_PER_CLIENT,
+      clientAuthFailuresPerIp: raw.RATE_LIMIT_CLIENT_AUTH_FAILURES_PER_IP,
     },
     internalApiKey: raw.INTERNAL_API_KEY,
     internalApiKeyNext: raw.INTERNAL_API_KEY_NEXT,

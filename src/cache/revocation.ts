@@ -41,3 +41,28 @@ export async function writeMarkers(
     log({ level: "warn", msg: "revocation marker write failed", sessions: sessions.length, ...describeError(err, { stack: false }) });
   }
 }
+
+const revokedJtiKey = (jti: string) => `auth:revoked-jti:${jti}`;
+
+/**
+ * Marks one access token (by jti) as revoked (RFC 7009 /oauth/revoke) until it would have expired
+ * anyway. Best-effort like writeMarkers: revoked_access_tokens in Postgres is the source of truth.
+ */
+export async function writeRevokedJti(redis: Redis, jti: string, expiresAt: Date, now: Date): Promise<void> {
+  const ttl = Math.max(1, Math.ceil((expiresAt.getTime() - now.getTime()) / 1000));
+  try {
+    await redis.set(revokedJtiKey(jti), "1", { ex: ttl });
+  } catch (err) {
+    log({ level: "warn", msg: "revoked-jti marker write failed", ...describeError(err, { stack: false }) });
+  }
+}
+
+/** The key of a revoked access token's marker, for a caller that folds it into its own MGET. */
+export function revokedJtiMarkerKey(jti: string): string {
+  return revokedJtiKey(jti);
+}
+
+/** Whether an access token (by jti) carries a revocation marker. One round trip; throws when Redis is unreachable. */
+export async function isJtiRevoked(redis: Redis, jti: string): Promise<boolean> {
+  return (await redis.get(revokedJtiKey(jti))) !== null;
+}

@@ -130,6 +130,13 @@ export const dependencies: MiddlewareHandler<AppEnv> = async (c, next) => {
 
 const BODY_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
+/**
+ * Routes that answer in another protocol's shape and read their own bodies: /oauth/* (RFC 6749
+ * form-encoded parameters, JSON too, RFC error bodies) and the Connect token service. The guard
+ * only enforces the size limit there.
+ */
+const OWN_BODY_PROTOCOL_PATHS = /^\/(oauth\/|auth\.v1\.TokenService\/)/;
+
 function isJson(contentType: string | undefined): boolean {
   if (!contentType) return false;
   const type = contentType.split(";")[0].trim().toLowerCase();
@@ -168,12 +175,18 @@ export const bodyGuard: MiddlewareHandler<AppEnv> = async (c, next) => {
     c.req.raw = new Request(raw.url, { method: raw.method, headers: raw.headers });
     return next();
   }
-  if (!isJson(c.req.header("content-type"))) throw errors.unsupportedMediaType();
+  const ownProtocol = OWN_BODY_PROTOCOL_PATHS.test(new URL(raw.url).pathname);
+  if (!ownProtocol && !isJson(c.req.header("content-type"))) throw errors.unsupportedMediaType();
   const bytes = new Uint8Array(size);
   let offset = 0;
   for (const chunk of chunks) {
     bytes.set(chunk, offset);
     offset += chunk.byteLength;
+  }
+  if (ownProtocol) {
+    // Size checked; content type and parsing are the route's, answered in its protocol's errors.
+    c.req.raw = new Request(raw.url, { method: raw.method, headers: raw.headers, body: bytes });
+    return next();
   }
   let text: string;
   try {

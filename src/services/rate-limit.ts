@@ -8,7 +8,14 @@ import type { Deps } from "../deps";
 import { AppError, errors } from "../http/errors";
 import { describeError, log } from "../runtime/log";
 
-export type LimitName = "login-ip" | "login-failures-email" | "reset-email" | "reset-ip" | "register-ip";
+export type LimitName =
+  | "login-ip"
+  | "login-failures-email"
+  | "reset-email"
+  | "reset-ip"
+  | "register-ip"
+  | "client-auth-failures-client"
+  | "client-auth-failures-ip";
 
 const limiters = new WeakMap<Redis, Map<string, Ratelimit>>();
 
