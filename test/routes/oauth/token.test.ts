@@ -207,3 +207,29 @@ describe("client_credentials", () => {
     expect((await tokenRequest({ grant_type: "client_credentials" }, basic(sa.id, sa.secret))).status).toBe(200);
   });
 });
+
+describe("OpenAPI", () => {
+  it("lists the OAuth, ValidateToken and service-account routes, with their RFC-shaped bodies", async () => {
+    const doc = await json(await call("/openapi.json"));
+    const expected: [string, string][] = [
+      ["/oauth/token", "post"],
+      ["/oauth/introspect", "post"],
+      ["/oauth/revoke", "post"],
+      ["/auth.v1.TokenService/ValidateToken", "post"],
+      ["/internal/applications/{id}/service-accounts", "get"],
+      ["/internal/applications/{id}/service-accounts", "post"],
+      ["/internal/applications/{id}/service-accounts/{serviceAccountId}", "get"],
+      ["/internal/applications/{id}/service-accounts/{serviceAccountId}", "patch"],
+      ["/internal/applications/{id}/service-accounts/{serviceAccountId}", "delete"],
+      ["/internal/applications/{id}/service-accounts/{serviceAccountId}/secrets", "get"],
+      ["/internal/applications/{id}/service-accounts/{serviceAccountId}/secrets", "post"],
+      ["/internal/applications/{id}/service-accounts/{serviceAccountId}/secrets/{secretId}", "delete"],
+    ];
+    for (const [path, method] of expected) expect(doc.paths[path]?.[method], `${method} ${path}`).toBeDefined();
+    const token = doc.paths["/oauth/token"].post;
+    expect(Object.keys(token.requestBody.content)).toEqual(["application/x-www-form-urlencoded", "application/json"]);
+    expect(token.responses["401"].content["application/json"].schema.$ref).toBe("#/components/schemas/OAuthError");
+    expect(doc.components.schemas.OAuthError.required).toEqual(["error", "error_description"]);
+    expect(doc.components.securitySchemes.ClientBasic).toMatchObject({ type: "http", scheme: "basic" });
+  });
+});

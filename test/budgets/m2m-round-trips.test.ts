@@ -1,0 +1,68 @@
+// DESIGN.md section 7 for machine-to-machine routes: client_credentials is 1 SQL statement and at
+// most 1 Redis round trip (the failure-limit peek, sent alongside); its bookkeeping (last_used_at
+// and the oauth.token_issued audit row) is one deferred statement after the response. Introspection
+// and ValidateToken: at most 1 SQL and 1 Redis, caller authentication included.
+import { beforeAll, describe, expect, it } from "vitest";
+import { PLATFORM_APPLICATION_ID } from "../../src/db/schema";
+import { basic, createApiKey, createServiceAccount, form, serviceToken, type TestServiceAccount } from "../helpers/applications";
+import { call } from "../helpers/http";
+import { resetRoundTrips, roundTrips } from "../helpers/stack";
+import { createUser, login } from "../helpers/users";
+
+let sa: TestServiceAccount;
+let apiKey: string;
+
+beforeAll(async () => {
+  sa = await createServiceAccount(PLATFORM_APPLICATION_ID, { allowedScopes: ["r"] });
+  apiKey = await createApiKey(PLATFORM_APPLICATION_ID);
+  await serviceToken(sa); // warms the rate-limit scripts and the key set
+});
+
+function reported(res: Response): { sql: number; redis: number } {
+  const header = res.headers.get("server-timing") ?? "";
+  const count = (name: string) => Number(new RegExp(`${name};dur=[\\d.]+;desc="(\\d+) round trips?"`).exec(header)?.[1]);
+  return { sql: count("sql"), redis: count("redis") };
+}
+
+async function counted(fn: () => Promise<Response>, status: number): Promise<{ sql: number; redis: number }> {
+  await resetRoundTrips();
+  const res = await fn();
+  expect(res.status).toBe(status);
+  const rt = await roundTrips();
+  expect(reported(res)).toEqual(rt);
+  return rt;
+}
+
+describe("machine-to-machine round-trip budgets", () => {
+  it("client_credentials: 1 SQL and at most 1 Redis on the request, plus 1 deferred write", async () => {
+    await resetRoundTrips();
+    const res = await call("/oauth/token", { method: "POST", ...form({ grant_type: "client_credentials" }, basic(sa.id, sa.secret)) });
+    expect(res.status).toBe(200);
+    const own = reported(res);
+    expect(own.sql).toBe(1);
+    expect(own.redis).toBeLessThanOrEqual(1);
+    // The deferred bookkeeping statement lands after the response, and nothing else does.
+    await expect.poll(async () => (await roundTrips()).sql).toBe(2);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await roundTrips()).toEqual({ sql: 2, redis: own.redis });
+  });
+
+  it("introspect: at most 1 SQL and 1 Redis (user and service tokens)", async () => {
+    const s = await login(await createUser());
+    const token = await serviceToken(sa);
+    for (const t of [s.accessToken, token]) {
+      const rt = await counted(() => call("/oauth/introspect", { method: "POST", ...form({ token: t }, basic(sa.id, sa.secret)) }), 200);
+      expect(rt.sql).toBeLessThanOrEqual(1);
+      expect(rt.redis).toBeLessThanOrEqual(1);
+    }
+  });
+
+  it("ValidateToken: at most 1 SQL and 1 Redis, by API key and by Basic", async () => {
+    const s = await login(await createUser());
+    for (const headers of [{ "x-api-key": apiKey }, basic(sa.id, sa.secret)]) {
+      const rt = await counted(() => call("/auth.v1.TokenService/ValidateToken", { json: { accessToken: s.accessToken }, headers }), 200);
+      expect(rt.sql).toBeLessThanOrEqual(1);
+      expect(rt.redis).toBeLessThanOrEqual(1);
+    }
+  });
+});
