@@ -386,6 +386,35 @@ async function main(): Promise<number> {
   await signIn(emails.wrong);
   progress(`seeded 3 users and ${lanes.length + 2} sessions in ${((performance.now() - seedStarted) / 1000).toFixed(1)} s`);
 
+  // Machine-to-machine: a service account of the built-in platform application (it exists after the
+  // migrations) with one client secret, made through the staff API as an operator would.
+  const PLATFORM_APPLICATION_ID = "00000000-0000-4000-8000-000000000001";
+  const asStaff = (body: unknown) => post(body, { authorization: `Bearer ${staff.accessToken}` });
+  const accountsUrl = api(`/internal/applications/${PLATFORM_APPLICATION_ID}/service-accounts`);
+  const createdAccount = await timedFetch(accountsUrl, asStaff({ name: `bench-${runId}`, allowedScopes: ["bench:read"] }));
+  const serviceAccountId: string | undefined = dataOf(createdAccount.body)?.id;
+  if (createdAccount.status !== 201 || !serviceAccountId) {
+    throw new Error(`seeding: service account answered ${createdAccount.status || createdAccount.error}: ${createdAccount.body.slice(0, 300)}`);
+  }
+  const createdSecret = await timedFetch(`${accountsUrl}/${serviceAccountId}/secrets`, asStaff({}));
+  const clientSecret: string | undefined = dataOf(createdSecret.body)?.secret;
+  if (createdSecret.status !== 201 || !clientSecret) {
+    throw new Error(`seeding: client secret answered ${createdSecret.status || createdSecret.error}: ${createdSecret.body.slice(0, 300)}`);
+  }
+  const clientBasic = `Basic ${Buffer.from(`${encodeURIComponent(serviceAccountId)}:${encodeURIComponent(clientSecret)}`).toString("base64")}`;
+  const oauthPost = (params: Record<string, string>): RequestInit => ({
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded", authorization: clientBasic },
+    body: new URLSearchParams(params).toString(),
+  });
+  const jsonField = (body: string, field: string): unknown => {
+    try {
+      return JSON.parse(body)[field];
+    } catch {
+      return undefined;
+    }
+  };
+
   /** Refresh tokens of sessions made by measured logins: what logout ends. */
   const logoutPool: string[] = [];
   let unknownCounter = 0;
@@ -424,6 +453,35 @@ async function main(): Promise<number> {
       label: "GET /internal/users?limit=20",
       expectedStatus: 200,
       request: async () => sampleOf(await timedFetch(api("/internal/users?limit=20"), bearer(staff.accessToken)), 200),
+    },
+    {
+      name: "client_credentials",
+      label: "POST /oauth/token, client_credentials",
+      expectedStatus: 200,
+      request: async () =>
+        sampleOf(await timedFetch(api("/oauth/token"), oauthPost({ grant_type: "client_credentials" })), 200, (body) =>
+          typeof jsonField(body, "access_token") === "string" ? null : "no access_token",
+        ),
+    },
+    {
+      name: "introspect",
+      label: "POST /oauth/introspect (user token)",
+      expectedStatus: 200,
+      request: async (lane) =>
+        sampleOf(await timedFetch(api("/oauth/introspect"), oauthPost({ token: lanes[lane].accessToken })), 200, (body) =>
+          jsonField(body, "active") === true ? null : "not active",
+        ),
+    },
+    {
+      name: "validate_token",
+      label: "POST /auth.v1.TokenService/ValidateToken",
+      expectedStatus: 200,
+      request: async (lane) =>
+        sampleOf(
+          await timedFetch(api("/auth.v1.TokenService/ValidateToken"), post({ accessToken: lanes[lane].accessToken }, { authorization: clientBasic })),
+          200,
+          (body) => (jsonField(body, "valid") === true ? null : "not valid"),
+        ),
     },
     {
       name: "logout",

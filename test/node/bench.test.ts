@@ -58,7 +58,20 @@ describe("npm run bench", () => {
     expect(report.argon2).toEqual({ memoryKiB: 1024, iterations: 1, parallelism: 1 });
     const ops = new Map<string, OpRow>((report.ops as OpRow[]).map((o) => [o.name, o]));
     expect([...ops.keys()].sort()).toEqual(
-      ["admin_users", "auth_me", "health", "jwks", "login", "login_unknown_email", "login_wrong_password", "logout", "refresh"].sort(),
+      [
+        "admin_users",
+        "auth_me",
+        "client_credentials",
+        "health",
+        "introspect",
+        "jwks",
+        "login",
+        "login_unknown_email",
+        "login_wrong_password",
+        "logout",
+        "refresh",
+        "validate_token",
+      ].sort(),
     );
     for (const op of [...ops.values(), ...(report.ratioPass as OpRow[])]) {
       expect(op.errors, `${op.name}: ${JSON.stringify(op.statuses)}`).toBe(0);
@@ -83,6 +96,17 @@ describe("npm run bench", () => {
     expect(rt("admin_users").redis).toBeLessThanOrEqual(1);
     // Each measured logout ended a live session: one statement, and the revocation marker.
     expect(rt("logout")).toEqual({ sql: 1, redis: 1 });
+    // Machine-to-machine: client_credentials is 1 statement on the request plus its deferred
+    // bookkeeping statement (which the endpoint also counts); introspection and ValidateToken
+    // authenticate the caller and check the token in one statement, next to one Redis peek.
+    expect(rt("client_credentials").sql).toBeGreaterThanOrEqual(1);
+    expect(rt("client_credentials").sql).toBeLessThanOrEqual(2);
+    expect(rt("client_credentials").redis).toBeLessThanOrEqual(1);
+    expect((ops.get("client_credentials") as OpRow & { serverTimingPerRequest: { sql: number } | null }).serverTimingPerRequest?.sql).toBe(1);
+    for (const name of ["introspect", "validate_token"]) {
+      expect(rt(name).sql, name).toBeLessThanOrEqual(1);
+      expect(rt(name).redis, name).toBeLessThanOrEqual(1);
+    }
 
     const ratios = new Map<string, { value: number | null }>(report.ratios.map((r: { name: string; value: number | null }) => [r.name, r]));
     for (const name of ["login_p50_over_bare_argon2id_p50", "unknown_email_p50_over_wrong_password_p50", "refresh_rps_over_health_rps", "auth_me_rps_over_health_rps"]) {
