@@ -19,8 +19,8 @@ import { internalFinanceRoutes } from "./routes/internal/finance";
 import { internalMachineRoutes } from "./routes/internal/machine";
 import { internalServiceAccountRoutes } from "./routes/internal/service-accounts";
 import { internalUserRoutes } from "./routes/internal/users";
-import { oauthRoutes } from "./routes/oauth";
-import { tokenServiceRoutes } from "./routes/token-service";
+import { oauthErrorResponse, oauthRoutes } from "./routes/oauth";
+import { connectErrorResponse, tokenServiceRoutes, VALIDATE_TOKEN_PATH } from "./routes/token-service";
 import { wellKnownRoutes } from "./routes/well-known";
 
 const SERVICE_VERSION = "0.1.0";
@@ -77,6 +77,14 @@ function compilePath(path: string): RegExp {
     .map((seg) => (seg.startsWith(":") ? "[^/]+" : seg === "*" ? ".*" : seg.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")))
     .join("/");
   return new RegExp(`^${pattern}/?$`);
+}
+
+/** An error on /oauth/* or the Connect service, in that protocol's shape; null elsewhere. */
+function protocolErrorResponse(c: Context<AppEnv>, err: unknown): Response | null {
+  const path = new URL(c.req.url).pathname;
+  if (path.startsWith("/oauth/")) return oauthErrorResponse(c, err);
+  if (path.startsWith(VALIDATE_TOKEN_PATH.slice(0, VALIDATE_TOKEN_PATH.lastIndexOf("/") + 1))) return connectErrorResponse(c, err);
+  return null;
 }
 
 export function createApp() {
@@ -136,6 +144,10 @@ export function createApp() {
   });
 
   app.onError((err, c) => {
+    // The OAuth endpoints and the Connect service answer every failure (body limits in the guard,
+    // dependencies down) in their own protocol's shape.
+    const ownProtocol = protocolErrorResponse(c, err);
+    if (ownProtocol) return ownProtocol;
     const appError = toAppError(err);
     if (appError.status >= 500) {
       log({

@@ -184,7 +184,13 @@ export const bodyGuard: MiddlewareHandler<AppEnv> = async (c, next) => {
     offset += chunk.byteLength;
   }
   if (ownProtocol) {
-    // Size checked; content type and parsing are the route's, answered in its protocol's errors.
+    // Size and UTF-8 checked here; content type and parsing are the route's, answered (as these
+    // errors are, by the app's error handler) in its protocol's shape.
+    try {
+      new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
+    } catch {
+      throw new AppError(400, "malformed_body", "The request body is not valid UTF-8");
+    }
     c.req.raw = new Request(raw.url, { method: raw.method, headers: raw.headers, body: bytes });
     return next();
   }

@@ -89,12 +89,13 @@ function dependencyDown(err: unknown): boolean {
   return false;
 }
 
-function connectErrorResponse(c: Context<AppEnv>, err: unknown): Response {
+export function connectErrorResponse(c: Context<AppEnv>, err: unknown): Response {
   let e: ConnectError;
   if (err instanceof ConnectError) e = err;
   else if (err instanceof OAuthError) e = err.status === 400 ? new ConnectError(400, "invalid_argument", err.description) : unauthenticated();
   else if (err instanceof AppError && err.status === 429) e = new ConnectError(429, "resource_exhausted", err.message, err.extra.headers ?? {});
   else if (err instanceof AppError && err.status === 503) e = new ConnectError(503, "unavailable", err.message);
+  else if (err instanceof AppError && (err.status === 413 || err.status === 415)) e = new ConnectError(err.status, "invalid_argument", err.message);
   else if (err instanceof AppError && err.status < 500) e = new ConnectError(400, "invalid_argument", err.message);
   else if (err instanceof HTTPException && err.status === 415) e = new ConnectError(415, "invalid_argument", "send the request as application/json (Connect unary JSON)");
   else if (err instanceof HTTPException && err.status < 500) e = new ConnectError(400, "invalid_argument", "the request body is not valid JSON");
