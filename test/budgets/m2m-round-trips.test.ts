@@ -66,3 +66,20 @@ describe("machine-to-machine round-trip budgets", () => {
     }
   });
 });
+
+describe("client authentication costs the same for an unknown client and a wrong secret", () => {
+  it("same round trips, same answer", async () => {
+    const send = (id: string, secret: string, ip: string) =>
+      call("/oauth/token", { method: "POST", ...form({ grant_type: "client_credentials" }, { ...basic(id, secret), "cf-connecting-ip": ip }) });
+    await resetRoundTrips();
+    const wrong = await send(sa.id, "sas_wrong-secret", "192.0.2.201");
+    const wrongRt = await roundTrips();
+    await resetRoundTrips();
+    const unknown = await send(crypto.randomUUID(), "sas_wrong-secret", "192.0.2.202");
+    const unknownRt = await roundTrips();
+    expect(wrong.status).toBe(401);
+    expect(unknown.status).toBe(401);
+    expect(await wrong.text()).toBe(await unknown.text());
+    expect(unknownRt).toEqual(wrongRt);
+  });
+});

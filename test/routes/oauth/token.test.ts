@@ -233,3 +233,23 @@ describe("OpenAPI", () => {
     expect(doc.components.securitySchemes.ClientBasic).toMatchObject({ type: "http", scheme: "basic" });
   });
 });
+
+describe("dependencies down", () => {
+  it("Redis or SQL unreachable: 503 temporarily_unavailable in the RFC shape, no-store", async () => {
+    const { withFault } = await import("../../helpers/stack");
+    const app = await createApplication();
+    const sa = await createServiceAccount(app.id);
+    for (const endpoint of ["redis", "sql"] as const) {
+      const res = await withFault(endpoint, { mode: "down" }, () => tokenRequest({ grant_type: "client_credentials" }, basic(sa.id, sa.secret)));
+      expect(res.status, endpoint).toBe(503);
+      expect(res.headers.get("cache-control")).toBe("no-store");
+      expect((await json(res)).error).toBe("temporarily_unavailable");
+      const validate = await withFault(endpoint, { mode: "down" }, () =>
+        call("/auth.v1.TokenService/ValidateToken", { json: { accessToken: "x" }, headers: basic(sa.id, sa.secret) }),
+      );
+      expect(validate.status, endpoint).toBe(503);
+      expect((await json(validate)).code).toBe("unavailable");
+    }
+    expect((await tokenRequest({ grant_type: "client_credentials" }, basic(sa.id, sa.secret))).status).toBe(200);
+  });
+});
