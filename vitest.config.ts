@@ -54,7 +54,7 @@ export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
     // Node-side tests of the operator commands run with vitest.node.config.ts.
-    exclude: ["test/node/**", "**/node_modules/**"],
+    exclude: ["test/node/**", "test/browser/**", "**/node_modules/**"],
     globalSetup: ["./test/global-setup.ts"],
     setupFiles: ["./test/setup.ts"],
     // One shared database and Redis: files run one after another, each from clean data.
