@@ -13,6 +13,7 @@ import { DependencyError } from "./runtime/metrics";
 import { authRoutes } from "./routes/auth";
 import { docsRoutes } from "./routes/docs";
 import { healthRoutes } from "./routes/health";
+import { internalApplicationRoutes } from "./routes/internal/applications";
 import { internalAuditRoutes } from "./routes/internal/audit";
 import { internalCompanyRoutes } from "./routes/internal/companies";
 import { internalFinanceRoutes } from "./routes/internal/finance";
@@ -103,6 +104,7 @@ export function createApp() {
     .route("/", wellKnownRoutes)
     .route("/", authRoutes)
     .route("/", internalUserRoutes)
+    .route("/", internalApplicationRoutes)
     .route("/", internalCompanyRoutes)
     .route("/", internalMachineRoutes)
     .route("/", internalFinanceRoutes)
@@ -115,6 +117,12 @@ export function createApp() {
     scheme: "bearer",
     bearerFormat: "JWT",
     description: "An access token from /auth/login or /auth/refresh",
+  });
+  app.openAPIRegistry.registerComponent("securitySchemes", "ApiKey", {
+    type: "apiKey",
+    in: "header",
+    name: "X-API-Key",
+    description: "An application's API key (POST /internal/applications/{id}/api-keys); names the calling application on app-initiated routes",
   });
   app.doc31("/openapi.json", {
     openapi: "3.1.0",

@@ -200,6 +200,10 @@ export const envSchema = z.object({
   EMAIL_APP_NAME: z.string().default("Kisum Auth"),
   EMAIL_LOGO_URL: optionalUrl,
 
+  // Applications.
+  REQUIRE_APPLICATION: bool(false),
+  APPLICATION_CACHE_TTL: duration("30s"),
+
   // HTTP.
   CORS_ALLOWED_ORIGINS: origins,
   MAX_BODY_BYTES: int(16_384, 1024, 1_048_576),
@@ -266,6 +270,12 @@ export interface Config {
     ses?: { region: string; accessKeyId: string; secretAccessKey: string };
   };
   http: { corsAllowedOrigins: string[]; maxBodyBytes: number; readyTimeoutMs: number; dependencyTimeoutMs: number };
+  applications: {
+    /** App-initiated routes refuse requests that name no application (X-API-Key). */
+    required: boolean;
+    /** How long an isolate trusts what it resolved (API key -> application); bounds how late a revocation or disabling takes effect. */
+    cacheTtlMs: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -398,6 +408,7 @@ export function parseConfig(env: Bindings): Config {
       readyTimeoutMs: raw.READY_TIMEOUT_MS,
       dependencyTimeoutMs: raw.DEPENDENCY_TIMEOUT_MS,
     },
+    applications: { required: raw.REQUIRE_APPLICATION, cacheTtlMs: raw.APPLICATION_CACHE_TTL },
   };
 }
 

@@ -7,17 +7,24 @@ import { describeError, log } from "../runtime/log";
 
 const sessionKey = (sessionId: string) => `auth:revoked-session:${sessionId}`;
 const tokenVersionKey = (userId: string) => `auth:min-token-version:${userId}`;
+const revokedJtiKey = (jti: string) => `auth:revoked-jti:${jti}`;
 
 export interface Markers {
   sessionRevoked: boolean;
+  /** This access token (by jti) was revoked on its own (/oauth/revoke). */
+  tokenRevoked: boolean;
   /** Tokens with a lower `tv` than this are revoked. */
   minTokenVersion: number | null;
 }
 
 /** One round trip (MGET). Throws when Redis is unreachable; the caller decides what that means. */
-export async function readMarkers(redis: Redis, sessionId: string, userId: string): Promise<Markers> {
-  const [revoked, minVersion] = await redis.mget<[string | null, number | string | null]>(sessionKey(sessionId), tokenVersionKey(userId));
-  return { sessionRevoked: revoked !== null, minTokenVersion: minVersion === null ? null : Number(minVersion) };
+export async function readMarkers(redis: Redis, sessionId: string, userId: string, jti: string): Promise<Markers> {
+  const [revoked, minVersion, tokenRevoked] = await redis.mget<[string | null, number | string | null, string | null]>(
+    sessionKey(sessionId),
+    tokenVersionKey(userId),
+    revokedJtiKey(jti),
+  );
+  return { sessionRevoked: revoked !== null, tokenRevoked: tokenRevoked !== null, minTokenVersion: minVersion === null ? null : Number(minVersion) };
 }
 
 /**
@@ -42,8 +49,6 @@ export async function writeMarkers(
   }
 }
 
-const revokedJtiKey = (jti: string) => `auth:revoked-jti:${jti}`;
-
 /**
  * Marks one access token (by jti) as revoked (RFC 7009 /oauth/revoke) until it would have expired
  * anyway. Best-effort like writeMarkers: revoked_access_tokens in Postgres is the source of truth.
@@ -55,14 +60,4 @@ export async function writeRevokedJti(redis: Redis, jti: string, expiresAt: Date
   } catch (err) {
     log({ level: "warn", msg: "revoked-jti marker write failed", ...describeError(err, { stack: false }) });
   }
-}
-
-/** The key of a revoked access token's marker, for a caller that folds it into its own MGET. */
-export function revokedJtiMarkerKey(jti: string): string {
-  return revokedJtiKey(jti);
-}
-
-/** Whether an access token (by jti) carries a revocation marker. One round trip; throws when Redis is unreachable. */
-export async function isJtiRevoked(redis: Redis, jti: string): Promise<boolean> {
-  return (await redis.get(revokedJtiKey(jti))) !== null;
 }

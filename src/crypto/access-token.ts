@@ -17,10 +17,14 @@ export interface AccessClaims {
   tv: number;
   iat: number;
   exp: number;
+  aud: string | string[];
+  /** The application the session belongs to (absent on tokens issued before applications existed). */
+  client_id?: string;
 }
 
 export interface TokenSettings {
   issuer: string;
+  /** The audience to sign with; verification checks the audience itself (see audienceMatches). */
   audience: string;
   ttlMs: number;
 }
@@ -28,13 +32,19 @@ export interface TokenSettings {
 export async function signAccessToken(
   keys: KeySet,
   settings: TokenSettings,
-  subject: { userId: string; sessionId: string; email: string; globalRole: GlobalRole; tokenVersion: number },
+  subject: { userId: string; sessionId: string; email: string; globalRole: GlobalRole; tokenVersion: number; clientId: string },
   now: Date,
 ): Promise<{ token: string; expiresIn: number; jti: string }> {
   const iat = Math.floor(now.getTime() / 1000);
   const expiresIn = Math.floor(settings.ttlMs / 1000);
   const jti = crypto.randomUUID();
-  const token = await new SignJWT({ sid: subject.sessionId, email: subject.email, globalRole: subject.globalRole, tv: subject.tokenVersion })
+  const token = await new SignJWT({
+    sid: subject.sessionId,
+    email: subject.email,
+    globalRole: subject.globalRole,
+    tv: subject.tokenVersion,
+    client_id: subject.clientId,
+  })
     .setProtectedHeader({ alg: "RS256", typ: ACCESS_TOKEN_TYPE, kid: keys.signingKid })
     .setIssuer(settings.issuer)
     .setAudience(settings.audience)
@@ -68,11 +78,22 @@ function isClaims(p: JWTPayload): p is JWTPayload & AccessClaims {
     typeof p.tv === "number" &&
     Number.isInteger(p.tv) &&
     typeof p.iat === "number" &&
-    typeof p.exp === "number"
+    typeof p.exp === "number" &&
+    (typeof p.aud === "string" || Array.isArray(p.aud)) &&
+    (p.client_id === undefined || typeof p.client_id === "string")
   );
 }
 
-export async function verifyAccessToken(keys: KeySet, settings: TokenSettings, token: string, now: Date): Promise<AccessClaims> {
+/** `aud` is the expected audience, or an array holding it (RFC 7519 section 4.1.3). */
+export function audienceMatches(aud: string | string[], expected: string): boolean {
+  return Array.isArray(aud) ? aud.includes(expected) : aud === expected;
+}
+
+/**
+ * Verifies signature, typ, iss and times. The audience depends on the application the token names
+ * (client_id), so the caller checks it with audienceMatches once it knows that application's.
+ */
+export async function verifyAccessToken(keys: KeySet, settings: Omit<TokenSettings, "audience">, token: string, now: Date): Promise<AccessClaims> {
   try {
     const { payload } = await jwtVerify(
       token,
@@ -85,12 +106,11 @@ export async function verifyAccessToken(keys: KeySet, settings: TokenSettings, t
         algorithms: ["RS256"],
         typ: ACCESS_TOKEN_TYPE,
         issuer: settings.issuer,
-        audience: settings.audience,
         clockTolerance: CLOCK_SKEW_SECONDS,
         currentDate: now,
         // Also rejects an iat in the future (beyond the skew).
         maxTokenAge: Math.floor(settings.ttlMs / 1000) + CLOCK_SKEW_SECONDS,
-        requiredClaims: ["sub", "sid", "jti", "iat", "exp"],
+        requiredClaims: ["sub", "sid", "jti", "iat", "exp", "aud"],
       },
     );
     if (!isClaims(payload)) throw new AccessTokenError("invalid_token", "missing or malformed claims");

@@ -33,12 +33,14 @@ export function readRefreshCookie(c: Context<AppEnv>): string | null {
 
 /**
  * A cookie is sent by the browser whoever asks, so a request that uses it must come from this
- * service's own origin or a listed CORS origin (or carry no Origin at all: not a browser page).
+ * service's own origin or one of the calling application's origins (or carry no Origin at all: not a browser page).
  */
 export function assertCookieOrigin(c: Context<AppEnv>): void {
   const origin = c.req.header("origin");
   if (!origin) return;
   const own = new URL(c.req.url).origin;
-  if (origin === own || c.get("deps").config.http.corsAllowedOrigins.includes(origin)) return;
+  // The calling application's origins (the platform's are CORS_ALLOWED_ORIGINS).
+  const allowed = c.get("application")?.allowedOrigins ?? c.get("deps").config.http.corsAllowedOrigins;
+  if (origin === own || allowed.includes(origin)) return;
   throw new AppError(403, "origin_not_allowed", "This origin may not use the refresh cookie");
 }

@@ -5,14 +5,15 @@ import type { Context, MiddlewareHandler } from "hono";
 import { ConfigError, type Bindings } from "../config";
 import { buildDeps, type Deps } from "../deps";
 import { newMetrics, runWithMetrics, serverTiming, type RequestMetrics } from "../runtime/metrics";
-import { log } from "../runtime/log";
+import { describeError, log } from "../runtime/log";
 import { authenticateBearer, type Principal } from "../services/auth/bearer";
+import { preflightOriginAllowed, type CallingApplication } from "../services/applications/resolve";
 import type { StaffPrincipal } from "../services/staff/principal";
 import { AppError, errors } from "./errors";
 
 export interface AppEnv {
   Bindings: Bindings;
-  Variables: { deps: Deps; requestId: string; metrics: RequestMetrics; errorCode?: string; principal: Principal; staff: StaffPrincipal };
+  Variables: { deps: Deps; requestId: string; metrics: RequestMetrics; errorCode?: string; principal: Principal; staff: StaffPrincipal; application?: CallingApplication };
 }
 
 /** Route middleware: a valid Bearer access token (checked before the body is validated). */
@@ -62,34 +63,58 @@ export const requestContext: MiddlewareHandler<AppEnv> = async (c, next) => {
 };
 
 const EXPOSED_HEADERS = "X-Request-Id, Server-Timing, Retry-After";
-const ALLOWED_HEADERS = "Content-Type, Authorization, X-Request-Id, X-Internal-API-Key";
+const ALLOWED_HEADERS = "Content-Type, Authorization, X-Request-Id, X-Internal-API-Key, X-API-Key";
 
 /** Public documents that browser verifiers fetch: readable from any origin, never with credentials. */
 const PUBLIC_DOCUMENTS = new Set(["/.well-known/jwks.json", "/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"]);
 
+/** What CORS grants an origin: to read with credentials (cookies), to read without, or nothing. */
+type OriginGrant = "credentials" | "any" | null;
+
 /**
- * CORS from CORS_ALLOWED_ORIGINS: a listed origin is echoed with credentials allowed; "*" in the
- * list lets any other origin in without credentials; anything else gets no CORS headers at all.
- * The public documents (PUBLIC_DOCUMENTS) answer "*" to any origin, without credentials.
+ * CORS per application:
+ *   - the public documents (PUBLIC_DOCUMENTS) answer "*" to any origin, without credentials;
+ *   - a request that named an application (X-API-Key, see http/application.ts): that
+ *     application's allowed origins (the platform application's are CORS_ALLOWED_ORIGINS);
+ *   - preflights (they never carry the key) and routes that name no application (Bearer routes,
+ *     /internal/*): CORS_ALLOWED_ORIGINS and every active application's origins; the request itself
+ *     is then judged by its own application;
+ *   - "*" in CORS_ALLOWED_ORIGINS lets any other origin read without credentials.
+ * A granted origin is echoed with credentials allowed; anything else gets no CORS headers at all.
  */
+async function originGrant(c: Context<AppEnv>, origin: string, publicDocument: boolean): Promise<OriginGrant> {
+  if (publicDocument) return "any";
+  let deps: Deps;
+  try {
+    deps = c.get("deps");
+  } catch {
+    return null;
+  }
+  if (!deps) return null;
+  const configured = deps.config.http.corsAllowedOrigins;
+  const application = c.get("application");
+  if (application) return application.allowedOrigins.includes(origin) ? "credentials" : configured.includes("*") ? "any" : null;
+  if (configured.includes(origin)) return "credentials";
+  try {
+    if (await preflightOriginAllowed(deps, origin)) return "credentials";
+  } catch (err) {
+    // The origins of applications could not be read: only the configured list applies.
+    log({ level: "warn", msg: "application origins unavailable for CORS", ...describeError(err, { stack: false }) });
+  }
+  return configured.includes("*") ? "any" : null;
+}
+
 export const cors: MiddlewareHandler<AppEnv> = async (c, next) => {
   const origin = c.req.header("origin");
   const publicDocument = PUBLIC_DOCUMENTS.has(new URL(c.req.url).pathname);
-  let allowed: string[] = [];
-  try {
-    allowed = c.get("deps")?.config.http.corsAllowedOrigins ?? [];
-  } catch {
-    allowed = [];
-  }
-  const listed = !publicDocument && origin !== undefined && allowed.includes(origin);
-  const wildcard = origin !== undefined && !listed && (publicDocument || allowed.includes("*"));
   const preflight = c.req.method === "OPTIONS" && c.req.header("access-control-request-method") !== undefined;
 
   if (preflight) {
     const res = new Response(null, { status: 204 });
-    if (listed || wildcard) {
-      res.headers.set("Access-Control-Allow-Origin", listed ? origin! : "*");
-      if (listed) res.headers.set("Access-Control-Allow-Credentials", "true");
+    const grant = origin === undefined ? null : await originGrant(c, origin, publicDocument);
+    if (grant) {
+      res.headers.set("Access-Control-Allow-Origin", grant === "credentials" ? origin! : "*");
+      if (grant === "credentials") res.headers.set("Access-Control-Allow-Credentials", "true");
       res.headers.set("Access-Control-Allow-Methods", publicDocument ? "GET, HEAD, OPTIONS" : "GET, POST, PATCH, PUT, DELETE, OPTIONS");
       res.headers.set("Access-Control-Allow-Headers", ALLOWED_HEADERS);
       res.headers.set("Access-Control-Max-Age", "600");
@@ -100,9 +125,10 @@ export const cors: MiddlewareHandler<AppEnv> = async (c, next) => {
   }
   await next();
   c.header("Vary", "Origin", { append: true });
-  if (listed || wildcard) {
-    c.header("Access-Control-Allow-Origin", listed ? origin! : "*");
-    if (listed) c.header("Access-Control-Allow-Credentials", "true");
+  const grant = origin === undefined ? null : await originGrant(c, origin, publicDocument);
+  if (grant) {
+    c.header("Access-Control-Allow-Origin", grant === "credentials" ? origin! : "*");
+    if (grant === "credentials") c.header("Access-Control-Allow-Credentials", "true");
     c.header("Access-Control-Expose-Headers", EXPOSED_HEADERS);
   }
 };

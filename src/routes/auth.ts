@@ -4,6 +4,7 @@ import type { Context } from "hono";
 import { AUTH_PROVIDERS } from "../db/schema";
 import { AppError } from "../http/errors";
 import { assertCookieOrigin, clearRefreshCookie, readRefreshCookie, setRefreshCookie } from "../http/cookies";
+import { application, tokenApplication } from "../http/application";
 import { bearer, requestMeta, type AppEnv } from "../http/middleware";
 import { createRouter, envelope, errorResponse, jsonBody, jsonContent } from "../http/openapi";
 import { ProfileSchema, profileJson, UserSchema } from "../http/user-schemas";
@@ -12,7 +13,7 @@ import { login } from "../services/auth/login";
 import { logout, logoutAll } from "../services/auth/logout";
 import { currentUser } from "../services/auth/me";
 import { changePassword, confirmPasswordReset, requestPasswordReset } from "../services/auth/passwords";
-import { refresh } from "../services/auth/refresh";
+import { OtherApplicationSession, refresh } from "../services/auth/refresh";
 import { register } from "../services/auth/register";
 import { endSession, listSessions } from "../services/auth/sessions";
 import { MAX_PASSWORD_LENGTH } from "../services/password-policy";
@@ -48,6 +49,7 @@ const SessionSchema = z
     createdAt: z.string(),
     lastUsedAt: z.string(),
     expiresAt: z.string(),
+    application: z.object({ id: z.uuid(), slug: z.string(), name: z.string() }).openapi({ description: "The application the session was started under" }),
     userAgent: z.string().nullable(),
     ip: z.string().nullable(),
     current: z.boolean(),
@@ -57,7 +59,11 @@ const SessionSchema = z
 const MessageSchema = z.object({ message: z.string() });
 
 const security = [{ Bearer: [] }];
+/** Bearer routes on the caller's sessions: the token, plus X-API-Key for a non-platform application's session. */
+const sessionSecurity: Record<string, string[]>[] = [{ Bearer: [] }, { Bearer: [], ApiKey: [] }];
 const tags = ["auth"];
+/** App-initiated routes: X-API-Key names the application; without it, the platform application. */
+const appSecurity: Record<string, string[]>[] = [{}, { ApiKey: [] }];
 
 // ---- routes ------------------------------------------------------------------------------------
 
@@ -65,6 +71,8 @@ const registerRoute = createRoute({
   method: "post",
   path: "/auth/register",
   tags,
+  middleware: [application] as const,
+  security: appSecurity,
   summary: "Self-service sign-up (PUBLIC_REGISTRATION_ENABLED=true): a PENDING, inactive account until staff approve",
   description: "The answer is the same whether or not the address already has an account; its owner is told by email.",
   request: {
@@ -84,8 +92,9 @@ const registerRoute = createRoute({
   responses: {
     202: jsonContent(envelope(z.object({ status: z.literal("PENDING"), message: z.string() })), "Accepted; the account (if new) awaits approval"),
     400: errorResponse("validation_error or weak_password"),
-    403: errorResponse("registration_disabled"),
+    403: errorResponse("origin_not_allowed (an Origin the application does not list); registration_disabled"),
     429: errorResponse("rate_limited (Retry-After)"),
+    401: errorResponse("invalid_api_key or application_required (X-API-Key)"),
   },
 });
 
@@ -93,6 +102,8 @@ const loginRoute = createRoute({
   method: "post",
   path: "/auth/login",
   tags,
+  middleware: [application] as const,
+  security: appSecurity,
   summary: "Sign in with email and password; starts a new session",
   request: {
     query: z.object({ tokenTransport: TokenTransport.optional() }),
@@ -112,8 +123,8 @@ const loginRoute = createRoute({
   responses: {
     200: jsonContent(envelope(LoginResponse), "Signed in (Cache-Control: no-store)"),
     400: errorResponse("validation_error"),
-    401: errorResponse("invalid_credentials (same for unknown email and wrong password)"),
-    403: errorResponse("pending_approval, registration_rejected or account_inactive (only after a correct password)"),
+    401: errorResponse("invalid_api_key or application_required (X-API-Key); invalid_credentials (same for unknown email and wrong password)"),
+    403: errorResponse("origin_not_allowed (an Origin the application does not list); pending_approval, registration_rejected or account_inactive (only after a correct password)"),
     429: errorResponse("rate_limited (Retry-After)"),
     501: errorResponse('not_implemented (accountType "vendor")'),
     503: errorResponse("dependency_unavailable (Redis down with RATE_LIMIT_FAIL_CLOSED_LOGIN=true)"),
@@ -131,6 +142,8 @@ const refreshRoute = createRoute({
   method: "post",
   path: "/auth/refresh",
   tags,
+  middleware: [application] as const,
+  security: appSecurity,
   summary: "Rotate the refresh token and get a new access token",
   description:
     "The refresh token comes from the body or, for the cookie transport, the auth_refresh cookie. A retry of the token just rotated within REFRESH_REUSE_GRACE gets the same successor; a reuse after that ends the session (401 refresh_token_reused).",
@@ -141,8 +154,8 @@ const refreshRoute = createRoute({
   responses: {
     200: jsonContent(envelope(TokensSchema), "Rotated (Cache-Control: no-store)"),
     400: errorResponse("validation_error"),
-    401: errorResponse("invalid_refresh_token, refresh_token_reused, refresh_token_expired, session_revoked, account_inactive"),
-    403: errorResponse("origin_not_allowed (cookie from a foreign origin)"),
+    401: errorResponse("invalid_api_key or application_required (X-API-Key); invalid_refresh_token, refresh_token_reused, refresh_token_expired, session_revoked, account_inactive"),
+    403: errorResponse("origin_not_allowed (an Origin the application does not list); origin_not_allowed (cookie from a foreign origin)"),
   },
 });
 
@@ -150,12 +163,15 @@ const logoutRoute = createRoute({
   method: "post",
   path: "/auth/logout",
   tags,
+  middleware: [application] as const,
+  security: appSecurity,
   summary: "End the session of a refresh token (body or cookie); idempotent",
   request: { body: jsonBody(z.object({ refreshToken: PresentedRefreshToken.optional() }).strict()) },
   responses: {
     200: jsonContent(envelope(z.object({ loggedOut: z.literal(true) })), "Logged out (also when the token was unknown or already ended)"),
     400: errorResponse("validation_error"),
-    403: errorResponse("origin_not_allowed (cookie from a foreign origin)"),
+    403: errorResponse("origin_not_allowed (an Origin the application does not list); origin_not_allowed (cookie from a foreign origin)"),
+    401: errorResponse("invalid_api_key or application_required (X-API-Key)"),
   },
 });
 
@@ -189,12 +205,12 @@ const sessionsRoute = createRoute({
   method: "get",
   path: "/auth/sessions",
   tags,
-  security,
-  middleware: [bearer] as const,
+  security: sessionSecurity,
+  middleware: [bearer, tokenApplication] as const,
   summary: "The caller's active sessions; `current` marks the one this token belongs to",
   responses: {
     200: jsonContent(envelope(z.object({ sessions: z.array(SessionSchema) })), "Active sessions, most recently used first"),
-    401: errorResponse("unauthorized, invalid_token, token_expired, token_revoked"),
+    401: errorResponse("unauthorized, invalid_token (also: a token of another application than the X-API-Key names), invalid_api_key, token_expired, token_revoked"),
   },
 });
 
@@ -202,14 +218,14 @@ const deleteSessionRoute = createRoute({
   method: "delete",
   path: "/auth/sessions/{id}",
   tags,
-  security,
-  middleware: [bearer] as const,
+  security: sessionSecurity,
+  middleware: [bearer, tokenApplication] as const,
   summary: "End one of the caller's own sessions",
   request: { params: z.object({ id: z.uuid().openapi({ param: { name: "id", in: "path" } }) }) },
   responses: {
     200: jsonContent(envelope(z.object({ revoked: z.literal(true) })), "Session ended"),
     400: errorResponse("validation_error"),
-    401: errorResponse("unauthorized, invalid_token, token_expired, token_revoked"),
+    401: errorResponse("unauthorized, invalid_token (also: a token of another application than the X-API-Key names), invalid_api_key, token_expired, token_revoked"),
     404: errorResponse("not_found (unknown, ended, or another user's session)"),
   },
 });
@@ -218,6 +234,8 @@ const resetRequestRoute = createRoute({
   method: "post",
   path: "/auth/password-reset/request",
   tags,
+  middleware: [application] as const,
+  security: appSecurity,
   summary: "Email a single-use password reset link; the answer is the same for every address",
   request: { body: jsonBody(z.object({ email: Email, accountType: z.enum(["", "internal", "auto"]).optional() }).strict()) },
   responses: {
@@ -227,6 +245,8 @@ const resetRequestRoute = createRoute({
     ),
     400: errorResponse("validation_error"),
     429: errorResponse("rate_limited (Retry-After)"),
+    401: errorResponse("invalid_api_key or application_required (X-API-Key)"),
+    403: errorResponse("origin_not_allowed (an Origin the application does not list)"),
   },
 });
 
@@ -284,7 +304,7 @@ export const authRoutes = createRouter()
     const body = c.req.valid("json");
     if (body.accountType === "vendor") throw new AppError(501, "not_implemented", "Vendor sign-in is not implemented by this service");
     const transport = body.tokenTransport ?? c.req.valid("query").tokenTransport ?? "json";
-    const result = await login(c.get("deps"), { email: body.email, password: body.password }, requestMeta(c));
+    const result = await login(c.get("deps"), c.get("application")!, { email: body.email, password: body.password }, requestMeta(c));
     const { user, ...tokens } = result;
     return c.json({ data: { ...tokenResponse(c, tokens, transport), user } }, 200);
   })
@@ -297,11 +317,12 @@ export const authRoutes = createRouter()
     if (fromCookie) assertCookieOrigin(c);
     const transport = body.tokenTransport ?? c.req.valid("query").tokenTransport ?? (fromCookie ? "cookie" : "json");
     try {
-      const tokens = await refresh(c.get("deps"), presented, requestMeta(c));
+      const tokens = await refresh(c.get("deps"), c.get("application")!, presented, requestMeta(c));
       return c.json({ data: tokenResponse(c, tokens, transport) }, 200);
     } catch (err) {
-      // A dead cookie is of no use to the browser: drop it with the error.
-      if (fromCookie && err instanceof AppError && err.status === 401) clearRefreshCookie(c);
+      // A dead cookie is of no use to the browser: drop it with the error (not one that is alive
+      // for another application on this domain).
+      if (fromCookie && err instanceof AppError && err.status === 401 && !(err instanceof OtherApplicationSession)) clearRefreshCookie(c);
       throw err;
     }
   })
@@ -309,7 +330,7 @@ export const authRoutes = createRouter()
     const body = c.req.valid("json");
     const cookie = readRefreshCookie(c);
     if (body.refreshToken === undefined && cookie) assertCookieOrigin(c);
-    await logout(c.get("deps"), body.refreshToken ?? cookie, requestMeta(c));
+    await logout(c.get("deps"), c.get("application")!, body.refreshToken ?? cookie, requestMeta(c));
     if (cookie) clearRefreshCookie(c);
     return c.json({ data: { loggedOut: true as const } }, 200);
   })

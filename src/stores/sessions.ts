@@ -8,6 +8,8 @@ import { jsonb, rows, toDate, ts, type AuditContext } from "./sql";
 
 export interface StartSessionInput extends AuditContext {
   sessionId: string;
+  /** The application the sign-in came through. */
+  applicationId: string;
   userId: string;
   /** The token version the sign-in saw; the session only starts if it is still current. */
   tokenVersion: number;
@@ -46,8 +48,8 @@ export async function startSession(db: Database, s: StartSessionInput): Promise<
         ), eligible as (
           select id from current_user_row where same_password and same_account
         ), created as (
-          insert into sessions (id, user_id, refresh_hash, token_version, user_agent, ip, created_at, last_used_at, expires_at)
-          select ${s.sessionId}::uuid, eligible.id, ${s.refreshHash}, ${s.tokenVersion}::int, ${s.userAgent ?? null}, ${s.ip ?? null}, ${ts(s.now)}, ${ts(s.now)}, ${ts(s.expiresAt)}
+          insert into sessions (id, application_id, user_id, refresh_hash, token_version, user_agent, ip, created_at, last_used_at, expires_at)
+          select ${s.sessionId}::uuid, ${s.applicationId}::uuid, eligible.id, ${s.refreshHash}, ${s.tokenVersion}::int, ${s.userAgent ?? null}, ${s.ip ?? null}, ${ts(s.now)}, ${ts(s.now)}, ${ts(s.expiresAt)}
           from eligible
           returning id, user_id
         ), touched as (
@@ -72,6 +74,9 @@ export async function startSession(db: Database, s: StartSessionInput): Promise<
 /** The state of a session and its user as the rotation statement saw them. */
 export interface RotationOutcome {
   sessionId: string;
+  /** The application the session belongs to, and whether that application is active. */
+  applicationId: string;
+  applicationActive: boolean;
   userId: string;
   rotated: boolean;
   refreshHash: string;
@@ -98,24 +103,25 @@ export interface RotationOutcome {
  */
 export async function rotateRefresh(
   db: Database,
-  input: { sessionId: string; presentedHash: string; nextHash: string; now: Date },
+  input: { sessionId: string; applicationId: string; presentedHash: string; nextHash: string; now: Date },
 ): Promise<RotationOutcome | null> {
   const found = await rows<Record<string, unknown>>(
     db,
     sql`with target as (
-          select s.id as "sessionId", s.user_id as "userId", s.refresh_hash as "refreshHash", s.previous_refresh_hash as "previousRefreshHash",
+          select s.id as "sessionId", s.application_id as "applicationId", (a.status = 'active') as "applicationActive", s.user_id as "userId", s.refresh_hash as "refreshHash", s.previous_refresh_hash as "previousRefreshHash",
                  s.rotated_at as "rotatedAt", s.revoked_at as "revokedAt", s.expires_at as "expiresAt", s.token_version as "sessionTokenVersion",
                  s.generation,
                  u.email, u.global_role as "globalRole", u.token_version as "tokenVersion", u.is_active as "isActive", u.approval_status as "approvalStatus"
-          from sessions s join users u on u.id = s.user_id
+          from sessions s join users u on u.id = s.user_id join applications a on a.id = s.application_id
           where s.id = ${input.sessionId}::uuid
         ), rotated as (
           update sessions set refresh_hash = ${input.nextHash}, previous_refresh_hash = ${input.presentedHash},
                  rotated_at = ${ts(input.now)}, last_used_at = ${ts(input.now)}, generation = generation + 1
-          from users u
+          from users u, applications a
           where sessions.id = ${input.sessionId}::uuid and sessions.refresh_hash = ${input.presentedHash}
             and sessions.revoked_at is null and sessions.expires_at > ${ts(input.now)}
             and u.id = sessions.user_id and u.is_active and u.approval_status = 'APPROVED' and u.token_version = sessions.token_version
+            and sessions.application_id = ${input.applicationId}::uuid and a.id = sessions.application_id and a.status = 'active'
           returning sessions.id
         )
         select target.*, exists(select 1 from rotated) as rotated from target`,
@@ -140,15 +146,23 @@ export async function rotateRefresh(
 export interface ActingSession {
   sessionId: string;
   tokenVersion: number;
+  /** The access token's id: a token revoked on its own (RFC 7009, /oauth/revoke) does not act. */
+  jti?: string;
 }
 
-/** SQL condition: `actor` is a live session of the user `userId` (an SQL expression), as above. */
-function actingSessionLive(actor: ActingSession, userId: SQL, now: Date): SQL {
+/**
+ * SQL condition: `actor` is a live session of the user `userId` (an SQL expression), as above:
+ * not revoked or expired, of the user's current token version, the user active, the session's
+ * application active, and (with `jti`) the access token not revoked on its own.
+ */
+export function liveActingSession(actor: ActingSession, userId: SQL, now: Date): SQL {
   return sql`exists (select 1 from sessions acting join users acting_user on acting_user.id = acting.user_id
+        join applications acting_application on acting_application.id = acting.application_id and acting_application.status = 'active'
       where acting.id = ${actor.sessionId}::uuid and acting.user_id = ${userId}
         and acting.revoked_at is null and acting.expires_at > ${ts(now)}
         and acting.token_version = acting_user.token_version and acting_user.token_version = ${actor.tokenVersion}::int
-        and acting_user.is_active)`;
+        and acting_user.is_active
+        ${actor.jti === undefined ? sql`` : sql`and not exists (select 1 from revoked_access_tokens r where r.jti = ${actor.jti})`})`;
 }
 
 /**
@@ -179,7 +193,7 @@ export async function revokeSession(
                 ? sql`and expires_at > ${ts(input.now)} and token_version = (select u.token_version from users u where u.id = sessions.user_id)`
                 : sql``
             }
-            ${input.actingSession ? sql`and ${actingSessionLive(input.actingSession, sql`sessions.user_id`, input.now)}` : sql``}
+            ${input.actingSession ? sql`and ${liveActingSession(input.actingSession, sql`sessions.user_id`, input.now)}` : sql``}
           returning id, user_id
         ), audited as (
           ${auditInsertFromRevoked(input.audit, input.reason)}
@@ -207,21 +221,25 @@ function auditInsertFromRevoked(e: AuditEvent, reason: string) {
  */
 export async function revokeByRefresh(
   db: Database,
-  input: { sessionId: string; presentedHash: string; now: Date; audit: AuditEvent },
-): Promise<{ revoked: boolean; userId: string | null }> {
-  const found = await rows<{ userId: string }>(
+  input: { sessionId: string; applicationId: string; presentedHash: string; now: Date; audit: AuditEvent },
+): Promise<{ revoked: boolean; userId: string | null; otherApplication: boolean }> {
+  const found = await rows<{ userId: string | null; otherApplication: boolean }>(
     db,
     sql`with revoked as (
           update sessions set revoked_at = ${ts(input.now)}, revoked_reason = 'logout'
-          where id = ${input.sessionId}::uuid and revoked_at is null
+          where id = ${input.sessionId}::uuid and revoked_at is null and application_id = ${input.applicationId}::uuid
             and (refresh_hash = ${input.presentedHash} or previous_refresh_hash = ${input.presentedHash})
           returning id, user_id
         ), audited as (
           ${auditInsertFromRevoked(input.audit, "logout")}
         )
-        select user_id as "userId" from revoked`,
+        select user_id as "userId", false as "otherApplication" from revoked
+        union all
+        select null, true from sessions
+        where id = ${input.sessionId}::uuid and application_id <> ${input.applicationId}::uuid`,
   );
-  return { revoked: found.length === 1, userId: found[0]?.userId ?? null };
+  const revoked = found.find((r) => !r.otherApplication);
+  return { revoked: revoked !== undefined, userId: revoked?.userId ?? null, otherApplication: found.some((r) => r.otherApplication) };
 }
 
 /**
@@ -239,7 +257,7 @@ export async function revokeAllSessions(
     sql`with bumped as (
           update users set token_version = token_version + 1, updated_at = ${ts(input.now)}
           where id = ${input.userId}::uuid
-            ${input.actingSession ? sql`and ${actingSessionLive(input.actingSession, sql`users.id`, input.now)}` : sql``}
+            ${input.actingSession ? sql`and ${liveActingSession(input.actingSession, sql`users.id`, input.now)}` : sql``}
           returning id, token_version
         ), revoked as (
           update sessions set revoked_at = ${ts(input.now)}, revoked_reason = ${input.reason}
@@ -274,6 +292,8 @@ export interface SessionView {
   createdAt: Date;
   lastUsedAt: Date;
   expiresAt: Date;
+  /** The application the session was started under. */
+  application: { id: string; slug: string; name: string };
   userAgent: string | null;
   ip: string | null;
 }
@@ -282,8 +302,9 @@ export interface SessionView {
 export async function listActiveSessions(db: Database, userId: string, now: Date): Promise<SessionView[]> {
   const found = await rows<Record<string, unknown>>(
     db,
-    sql`select s.id, s.created_at as "createdAt", s.last_used_at as "lastUsedAt", s.expires_at as "expiresAt", s.user_agent as "userAgent", s.ip
-        from sessions s join users u on u.id = s.user_id
+    sql`select s.id, s.created_at as "createdAt", s.last_used_at as "lastUsedAt", s.expires_at as "expiresAt", s.user_agent as "userAgent", s.ip,
+          a.id as "applicationId", a.slug as "applicationSlug", a.name as "applicationName"
+        from sessions s join users u on u.id = s.user_id join applications a on a.id = s.application_id
         where s.user_id = ${userId}::uuid and s.revoked_at is null and s.expires_at > ${ts(now)} and s.token_version = u.token_version
           and u.is_active
         order by s.last_used_at desc`,
@@ -293,6 +314,7 @@ export async function listActiveSessions(db: Database, userId: string, now: Date
     createdAt: toDate(r.createdAt)!,
     lastUsedAt: toDate(r.lastUsedAt)!,
     expiresAt: toDate(r.expiresAt)!,
+    application: { id: String(r.applicationId), slug: String(r.applicationSlug), name: String(r.applicationName) },
     userAgent: (r.userAgent as string | null) ?? null,
     ip: (r.ip as string | null) ?? null,
   }));

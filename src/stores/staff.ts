@@ -2,7 +2,8 @@
 import { sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import type { ApprovalStatus, GlobalRole } from "../db/schema";
-import { rows, ts } from "./sql";
+import { liveActingSession, type ActingSession } from "./sessions";
+import { rows } from "./sql";
 
 export interface StaffState {
   id: string;
@@ -14,14 +15,13 @@ export interface StaffState {
   sessionActive: boolean;
 }
 
-/** By id, with whether `sessionId` is live (Bearer principals). */
-export async function loadStaffById(db: Database, userId: string, sessionId: string, now: Date): Promise<StaffState | null> {
+/** By id, with whether the acting session is live (Bearer principals; see liveActingSession). */
+export async function loadStaffById(db: Database, userId: string, actor: ActingSession, now: Date): Promise<StaffState | null> {
   const found = await rows<StaffState>(
     db,
     sql`select u.id, u.email, u.global_role as "globalRole", u.approval_status as "approvalStatus", u.is_active as "isActive",
           u.token_version as "tokenVersion",
-          exists(select 1 from sessions s where s.id = ${sessionId}::uuid and s.user_id = u.id and s.revoked_at is null
-                 and s.expires_at > ${ts(now)} and s.token_version = u.token_version) as "sessionActive"
+          ${liveActingSession(actor, sql`u.id`, now)} as "sessionActive"
         from users u where u.id = ${userId}::uuid`,
   );
   return found[0] ?? null;

@@ -3,6 +3,7 @@ import { sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import type { ApprovalStatus, AuthProvider, GlobalRole } from "../db/schema";
 import type { AuditEvent } from "./audit";
+import { liveActingSession, type ActingSession } from "./sessions";
 import { rows, toDate, ts } from "./sql";
 
 /** What sign-in needs to know about a user, and the profile it answers with. */
@@ -109,11 +110,11 @@ export interface UserProfile {
   businessUnitMemberships: BusinessUnitMembershipView[];
 }
 
-/** The user with active memberships, in one statement, plus whether `sessionId` is still live. */
+/** The user with active memberships, in one statement, plus whether the acting session is still live (see liveActingSession). */
 export async function loadProfile(
   db: Database,
   userId: string,
-  sessionId: string | null,
+  actor: ActingSession | null,
   now: Date,
 ): Promise<(UserProfile & { sessionActive: boolean }) | null> {
   const found = await rows<Record<string, unknown>>(
@@ -126,8 +127,7 @@ export async function loadProfile(
           coalesce((select json_agg(json_build_object('companyId', bm.company_id, 'businessUnitId', bm.business_unit_id, 'role', bm.role, 'isActive', bm.is_active)
                            order by bm.company_id, bm.business_unit_id)
                     from business_unit_memberships bm where bm.user_id = u.id and bm.is_active), '[]'::json) as "businessUnitMemberships",
-          exists(select 1 from sessions s where s.id = ${sessionId}::uuid and s.user_id = u.id and s.revoked_at is null
-                   and s.expires_at > ${ts(now)} and s.token_version = u.token_version) as "sessionActive"
+          ${actor ? liveActingSession(actor, sql`u.id`, now) : sql`false`} as "sessionActive"
         from users u where u.id = ${userId}::uuid`,
   );
   const r = found[0];

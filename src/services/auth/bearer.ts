@@ -2,11 +2,14 @@
 // then the Redis revocation markers (one round trip). Routes that need current state read it from
 // Postgres, which stays the source of truth; when Redis cannot be reached the markers are skipped
 // and `markersChecked` says so, and such routes must check the session in SQL (they all do).
-import { AccessTokenError, verifyAccessToken, type AccessClaims } from "../../crypto/access-token";
+import { AccessTokenError, audienceMatches, verifyAccessToken, type AccessClaims } from "../../crypto/access-token";
+import { PLATFORM_APPLICATION_ID } from "../../db/schema";
+import { applicationAudience } from "../applications/resolve";
 import { readMarkers } from "../../cache/revocation";
 import type { Deps } from "../../deps";
 import { AppError } from "../../http/errors";
 import { describeError, log } from "../../runtime/log";
+import type { ActingSession } from "../../stores/sessions";
 
 export interface Principal {
   userId: string;
@@ -14,6 +17,10 @@ export interface Principal {
   email: string;
   globalRole: AccessClaims["globalRole"];
   tokenVersion: number;
+  /** The application the token's session belongs to. */
+  clientId: string;
+  /** The session, token version and token id, for statements that act only while they are live. */
+  acting: ActingSession;
   claims: AccessClaims;
   markersChecked: boolean;
 }
@@ -45,7 +52,7 @@ export async function authenticateBearer(deps: Deps, authorization: string | und
   try {
     claims = await verifyAccessToken(
       await deps.keys(),
-      { issuer: deps.config.jwt.issuer, audience: deps.config.jwt.audience, ttlMs: deps.config.jwt.accessTokenTtlMs },
+      { issuer: deps.config.jwt.issuer, ttlMs: deps.config.jwt.accessTokenTtlMs },
       token,
       deps.clock.now(),
     );
@@ -57,10 +64,15 @@ export async function authenticateBearer(deps: Deps, authorization: string | und
     }
     throw invalidToken();
   }
+  // The audience is the one of the application the token was issued under (the platform's is
+  // JWT_AUDIENCE); a disabled application's tokens are refused.
+  const clientId = claims.client_id ?? PLATFORM_APPLICATION_ID;
+  const application = await applicationAudience(deps, clientId);
+  if (!application || !application.active || !audienceMatches(claims.aud, application.audience)) throw invalidToken();
   let markersChecked = true;
   try {
-    const markers = await readMarkers(deps.redis, claims.sid, claims.sub);
-    if (markers.sessionRevoked || (markers.minTokenVersion !== null && claims.tv < markers.minTokenVersion)) throw tokenRevoked();
+    const markers = await readMarkers(deps.redis, claims.sid, claims.sub, claims.jti);
+    if (markers.sessionRevoked || markers.tokenRevoked || (markers.minTokenVersion !== null && claims.tv < markers.minTokenVersion)) throw tokenRevoked();
   } catch (err) {
     if (err instanceof AppError) throw err;
     markersChecked = false;
@@ -72,6 +84,8 @@ export async function authenticateBearer(deps: Deps, authorization: string | und
     email: claims.email,
     globalRole: claims.globalRole,
     tokenVersion: claims.tv,
+    clientId,
+    acting: { sessionId: claims.sid, tokenVersion: claims.tv, jti: claims.jti },
     claims,
     markersChecked,
   };

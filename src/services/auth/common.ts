@@ -52,17 +52,24 @@ export interface IssuedTokens {
   refreshExpiresIn: number;
 }
 
+/** The application a session belongs to, as token issue needs it. */
+export interface TokenApplication {
+  id: string;
+  audience: string;
+}
+
 export async function issueTokens(
   deps: Deps,
   subject: { userId: string; email: string; globalRole: GlobalRole; tokenVersion: number },
   session: { sessionId: string; refreshSecret: string; expiresAt: Date },
+  application: TokenApplication,
 ): Promise<IssuedTokens> {
   const now = deps.clock.now();
   const keys = await deps.keys();
   const { token, expiresIn } = await signAccessToken(
     keys,
-    { issuer: deps.config.jwt.issuer, audience: deps.config.jwt.audience, ttlMs: deps.config.jwt.accessTokenTtlMs },
-    { ...subject, sessionId: session.sessionId },
+    { issuer: deps.config.jwt.issuer, audience: application.audience, ttlMs: deps.config.jwt.accessTokenTtlMs },
+    { ...subject, sessionId: session.sessionId, clientId: application.id },
     now,
   );
   return {

@@ -9,6 +9,7 @@ import { recordAudit } from "../../stores/audit";
 import { startSession } from "../../stores/sessions";
 import { findCredentialsByEmail } from "../../stores/users";
 import { countAgainst, enforceLimits } from "../rate-limit";
+import type { CallingApplication } from "../applications/resolve";
 import { accountBlock, emailKey, issueTokens, normalizeEmail, toUserView, type IssuedTokens, type RequestMeta, type UserView } from "./common";
 
 export interface LoginInput {
@@ -28,7 +29,13 @@ function dummyHash(params: Argon2Params): Promise<string> {
   return h;
 }
 
-export async function login(deps: Deps, input: LoginInput, meta: RequestMeta): Promise<IssuedTokens & { user: UserView }> {
+/** Signs in under `application`: the session belongs to it, and the tokens carry its id and audience. */
+export async function login(
+  deps: Deps,
+  application: CallingApplication,
+  input: LoginInput,
+  meta: RequestMeta,
+): Promise<IssuedTokens & { user: UserView }> {
   const { config } = deps;
   const email = normalizeEmail(input.email);
   const account = await emailKey(email);
@@ -90,6 +97,7 @@ export async function login(deps: Deps, input: LoginInput, meta: RequestMeta): P
   const [started, tokens] = await Promise.all([
     startSession(deps.db, {
       sessionId,
+      applicationId: application.id,
       userId: user.id,
       tokenVersion: user.tokenVersion,
       verifiedPasswordHash: user.passwordHash,
@@ -99,12 +107,13 @@ export async function login(deps: Deps, input: LoginInput, meta: RequestMeta): P
       rehashedPassword: rehashed,
       ip: meta.ip,
       userAgent: meta.userAgent,
-      auditMetadata: { rehashed: rehashed !== null },
+      auditMetadata: { rehashed: rehashed !== null, applicationId: application.id },
     }),
     issueTokens(
       deps,
       { userId: user.id, email: user.email, globalRole: user.globalRole, tokenVersion: user.tokenVersion },
       { sessionId, refreshSecret, expiresAt },
+      application,
     ),
   ]);
   // The password changed after this sign-in read and verified it: whoever knew only the old one

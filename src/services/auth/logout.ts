@@ -5,20 +5,27 @@ import { parseRefreshToken } from "../../crypto/refresh-token";
 import { sha256 } from "../../crypto/random";
 import type { Deps } from "../../deps";
 import { revokeAllSessions, revokeByRefresh } from "../../stores/sessions";
+import type { CallingApplication } from "../applications/resolve";
 import { tokenRevoked, type Principal } from "./bearer";
 import type { RequestMeta } from "./common";
+import { OtherApplicationSession } from "./refresh";
 
-/** Always succeeds: an unknown, malformed or already revoked token is simply already logged out. */
-export async function logout(deps: Deps, presented: string | null, meta: RequestMeta): Promise<{ revoked: boolean }> {
+/**
+ * Succeeds for an unknown, malformed or already revoked token (it is simply already logged out);
+ * a session of another application than the caller's is refused (401) and left as it is.
+ */
+export async function logout(deps: Deps, application: CallingApplication, presented: string | null, meta: RequestMeta): Promise<{ revoked: boolean }> {
   const token = presented ? parseRefreshToken(presented) : null;
   if (!token) return { revoked: false };
   const now = deps.clock.now();
   const result = await revokeByRefresh(deps.db, {
     sessionId: token.sessionId,
+    applicationId: application.id,
     presentedHash: await sha256(token.secret),
     now,
     audit: { type: "logout", ip: meta.ip, userAgent: meta.userAgent, metadata: {}, at: now },
   });
+  if (result.otherApplication) throw new OtherApplicationSession();
   if (result.revoked) await writeMarkers(deps.redis, deps.config.jwt.accessTokenTtlMs, { revokedSessionIds: [token.sessionId] });
   return { revoked: result.revoked };
 }
@@ -35,7 +42,7 @@ export async function logoutAll(deps: Deps, principal: Principal, meta: RequestM
     reason,
     now,
     audit: { type: "logout.all", actorUserId: principal.userId, targetUserId: principal.userId, ip: meta.ip, userAgent: meta.userAgent, metadata: {}, at: now },
-    actingSession: { sessionId: principal.sessionId, tokenVersion: principal.tokenVersion },
+    actingSession: principal.acting,
   });
   if (!result) throw tokenRevoked();
   await writeMarkers(deps.redis, deps.config.jwt.accessTokenTtlMs, {

@@ -95,7 +95,7 @@ export async function changePassword(
   const { config } = deps;
   const now = deps.clock.now();
   const [profile, credentials] = await Promise.all([
-    loadProfile(deps.db, principal.userId, principal.sessionId, now),
+    loadProfile(deps.db, principal.userId, principal.acting, now),
     findCredentialsByEmail(deps.db, principal.email),
   ]);
   assertCurrent(principal, profile);

@@ -21,11 +21,28 @@ import { sha256 } from "../../crypto/random";
 import type { Deps } from "../../deps";
 import { AppError } from "../../http/errors";
 import { revokeSession, rotateRefresh, type RotationOutcome } from "../../stores/sessions";
+import type { CallingApplication } from "../applications/resolve";
 import { issueTokens, type IssuedTokens, type RequestMeta } from "./common";
 
 export const invalidRefreshToken = () => new AppError(401, "invalid_refresh_token", "The refresh token is invalid");
 
-export async function refresh(deps: Deps, presented: string, meta: RequestMeta): Promise<IssuedTokens> {
+/**
+ * A refresh token of a session of another application than the caller's: answered exactly like an
+ * invalid token, but the refresh cookie (shared by every application a browser uses on this
+ * service's domain) is kept, since the session is alive for its own application.
+ */
+export class OtherApplicationSession extends AppError {
+  constructor() {
+    super(401, "invalid_refresh_token", "The refresh token is invalid");
+  }
+}
+
+/**
+ * Rotates under `application`: a session of another application (or, without a key, a
+ * non-platform session) is refused as invalid_refresh_token and nothing changes; a disabled
+ * application's sessions stop refreshing.
+ */
+export async function refresh(deps: Deps, application: CallingApplication, presented: string, meta: RequestMeta): Promise<IssuedTokens> {
   const token = parseRefreshToken(presented);
   if (!token) throw invalidRefreshToken();
   const keys = await deps.keys();
@@ -35,9 +52,12 @@ export async function refresh(deps: Deps, presented: string, meta: RequestMeta):
 
   let outcome: RotationOutcome | null = null;
   for (let attempt = 1; ; attempt++) {
-    outcome = await rotateRefresh(deps.db, { sessionId: token.sessionId, presentedHash, nextHash, now });
+    outcome = await rotateRefresh(deps.db, { sessionId: token.sessionId, applicationId: application.id, presentedHash, nextHash, now });
+    // Another application's session is not this caller's to rotate, end or even learn about.
     if (!outcome) throw invalidRefreshToken();
+    if (outcome.applicationId !== application.id) throw new OtherApplicationSession();
     if (outcome.rotated) break;
+    if (!outcome.applicationActive) throw new AppError(401, "application_disabled", "The application of this session is disabled");
 
     // Nothing rotated: say why, most definitive reason first.
     if (outcome.revokedAt) throw new AppError(401, "session_revoked", "This session has ended; sign in again");
@@ -62,6 +82,7 @@ export async function refresh(deps: Deps, presented: string, meta: RequestMeta):
       deps,
       { userId: found.userId, email: found.email, globalRole: found.globalRole, tokenVersion: found.tokenVersion },
       { sessionId: found.sessionId, refreshSecret: successor, expiresAt: found.expiresAt },
+      application,
     );
 
   if (found.rotated) return issue();

@@ -26,11 +26,11 @@ export async function endSession(deps: Deps, principal: Principal, sessionId: st
     reason: "user_revoked",
     now,
     audit: { type: "session.revoked", actorUserId: principal.userId, ip: meta.ip, userAgent: meta.userAgent, metadata: {}, at: now },
-    actingSession: { sessionId: principal.sessionId, tokenVersion: principal.tokenVersion },
+    actingSession: principal.acting,
   });
   if (!result.revoked) {
     // Nothing ended: no such session of the caller's (404), or the caller's own token is revoked (401).
-    assertCurrent(principal, await loadProfile(deps.db, principal.userId, principal.sessionId, now));
+    assertCurrent(principal, await loadProfile(deps.db, principal.userId, principal.acting, now));
     throw errors.notFound("No such session");
   }
   await writeMarkers(deps.redis, deps.config.jwt.accessTokenTtlMs, { revokedSessionIds: [sessionId] });

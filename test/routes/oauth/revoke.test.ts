@@ -6,7 +6,8 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { PLATFORM_APPLICATION_ID } from "../../../src/db/schema";
 import { basic, createApplication, createServiceAccount, form, serviceToken, type TestServiceAccount } from "../../helpers/applications";
 import { call, json } from "../../helpers/http";
-import { auditEvents, createUser, login } from "../../helpers/users";
+import { withFault } from "../../helpers/stack";
+import { auditEvents, bearer, createUser, login } from "../../helpers/users";
 
 let caller: TestServiceAccount;
 
@@ -57,6 +58,13 @@ describe("revocation", () => {
     expect(await introspect(s.accessToken)).toBe(true);
     expect((await revoke(s.accessToken, caller, { token_type_hint: "access_token" })).status).toBe(200);
     expect(await introspect(s.accessToken)).toBe(false);
+    // This service's own Bearer checks refuse it too: through the Redis marker, and through
+    // Postgres when the marker cannot be read.
+    const me = await call("/auth/me", { headers: bearer(s.accessToken) });
+    expect(me.status).toBe(401);
+    expect((await json(me)).error.code).toBe("token_revoked");
+    const withoutRedis = await withFault("redis", { mode: "down" }, () => call("/auth/me", { headers: bearer(s.accessToken) }));
+    expect(withoutRedis.status).toBe(401);
     // The refresh token still works: only that access token was revoked.
     const refreshed = await call("/auth/refresh", { json: { refreshToken: s.refreshToken } });
     expect(refreshed.status).toBe(200);

@@ -1,0 +1,113 @@
+// The rules for an application's fields, as zod schemas: the staff API validates with them (400
+// naming the field) and the OpenAPI document is generated from them. `settings` is one strict
+// schema (unknown keys: 400) that later capabilities extend with their own sections.
+import { z } from "@hono/zod-openapi";
+import { APPLICATION_STATUSES, APPLICATION_TYPES } from "../../db/schema";
+
+const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
+
+export function isLoopbackHost(hostname: string): boolean {
+  return LOOPBACK_HOSTS.has(hostname) || /^127(\.\d{1,3}){3}$/.test(hostname);
+}
+
+function parseUrl(value: string): URL | null {
+  try {
+    return new URL(value);
+  } catch {
+    return null;
+  }
+}
+
+/** https, or http on a loopback host (local development). */
+function secureScheme(u: URL): boolean {
+  return u.protocol === "https:" || (u.protocol === "http:" && isLoopbackHost(u.hostname));
+}
+
+/** An origin exactly as browsers send it: scheme, host and port only (no path, query, fragment or credentials). */
+export function isOrigin(value: string): boolean {
+  const u = parseUrl(value);
+  return u !== null && secureScheme(u) && u.origin === value;
+}
+
+/**
+ * A redirect URI that is compared exactly (DESIGN.md section 10): absolute, https (http only for
+ * loopback), no fragment, no credentials, no wildcard.
+ */
+export function redirectUriProblem(value: string): string | null {
+  const u = parseUrl(value);
+  if (!u) return "must be an absolute URL";
+  if (!secureScheme(u)) return "must use https (http only for localhost, 127.0.0.1 or [::1])";
+  if (value.includes("#")) return "must not contain a fragment";
+  if (value.includes("*")) return "must not contain a wildcard";
+  if (u.username || u.password) return "must not contain credentials";
+  return null;
+}
+
+const Origin = z
+  .string()
+  .max(2048)
+  .refine(isOrigin, { error: "must be an origin: https://host[:port] (http only for loopback), nothing after the port" })
+  .openapi({ example: "https://app.example.com" });
+
+const RedirectUri = z
+  .string()
+  .max(2048)
+  .superRefine((v, ctx) => {
+    const problem = redirectUriProblem(v);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  })
+  .openapi({ example: "https://app.example.com/callback" });
+
+/** A list without duplicates, at most `max` entries. */
+function uniqueList<T extends z.ZodType<string>>(item: T, max: number) {
+  return z
+    .array(item)
+    .max(max)
+    .refine((list) => new Set(list).size === list.length, { error: "must not repeat an entry" });
+}
+
+const Audience = z.string().min(1).max(512);
+
+export const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/;
+
+/** `settings`: one strict schema; later capabilities add their sections here. */
+export const ApplicationSettingsSchema = z
+  .object({
+    branding: z
+      .object({
+        displayName: z.string().min(1).max(100).optional(),
+        logoUrl: z.url({ protocol: /^https$/, error: "must be an https URL" }).max(2048).optional(),
+        primaryColor: z
+          .string()
+          .regex(/^#[0-9a-fA-F]{6}$/, { error: "must be a colour like #1a2b3c" })
+          .optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict()
+  .openapi("ApplicationSettings", { description: "Validated settings; unknown keys are refused (400)" });
+
+export type ApplicationSettings = z.infer<typeof ApplicationSettingsSchema>;
+
+/** The writable fields; create requires name, slug and type, update takes any subset. */
+export const ApplicationFieldsSchema = z.object({
+  name: z.string().trim().min(1).max(200),
+  slug: z.string().regex(SLUG, { error: "must be 1-64 lowercase letters, digits or inner hyphens" }),
+  type: z.enum(APPLICATION_TYPES),
+  status: z.enum(APPLICATION_STATUSES),
+  allowedOrigins: uniqueList(Origin, 50),
+  redirectUris: uniqueList(RedirectUri, 50),
+  postLogoutRedirectUris: uniqueList(RedirectUri, 50),
+  audience: Audience.nullable().openapi({ description: "The aud of tokens issued under this application; null: JWT_AUDIENCE" }),
+  allowedAudiences: uniqueList(Audience, 20).openapi({ description: "Further audiences a service account of this application may request" }),
+  settings: ApplicationSettingsSchema,
+});
+
+export const CreateApplicationSchema = ApplicationFieldsSchema.partial()
+  .required({ name: true, slug: true, type: true })
+  .strict();
+export const UpdateApplicationSchema = ApplicationFieldsSchema.partial().strict();
+
+export type CreateApplicationInput = z.infer<typeof CreateApplicationSchema>;
+export type UpdateApplicationInput = z.infer<typeof UpdateApplicationSchema>;
