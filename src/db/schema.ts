@@ -2,12 +2,14 @@
 // (`npm run db:generate`); never edit a generated migration by hand.
 import { sql } from "drizzle-orm";
 import {
+  type AnyPgColumn,
   boolean,
   index,
   integer,
   jsonb,
   pgEnum,
   pgTable,
+  primaryKey,
   text,
   timestamp,
   uniqueIndex,
@@ -281,3 +283,113 @@ export type Session = typeof sessions.$inferSelect;
 export type CompanyMembership = typeof companyMemberships.$inferSelect;
 export type Application = typeof applications.$inferSelect;
 export type BusinessUnitMembership = typeof businessUnitMemberships.$inferSelect;
+
+// ---- organizations (issue 12) ------------------------------------------------------------------
+// One membership model for B2B organizations and seed 000's companies and business units. A
+// company is the organization whose id is the Finance company id, a business unit a child
+// organization (one level); both are created by a trigger on the first company or business-unit
+// membership (migration 0005), and their Finance memberships are read through the
+// `organization_memberships` view together with `organization_members` (README, Architecture).
+
+/** B2B organizations; `parentId` is one level deep (a business unit's company). */
+export const organizations = pgTable(
+  "organizations",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    name: text("name").notNull(),
+    slug: text("slug").notNull(),
+    externalId: text("external_id"),
+    parentId: uuid("parent_id").references((): AnyPgColumn => organizations.id, { onDelete: "restrict" }),
+    metadata: jsonb("metadata").$type<Record<string, unknown>>().notNull().default({}),
+    ...timestamps,
+  },
+  (t) => [uniqueIndex("organizations_slug_key").on(t.slug), uniqueIndex("organizations_external_id_key").on(t.externalId), index("organizations_parent_idx").on(t.parentId)],
+);
+
+/** Members added through this service (invitations, creators, staff); roles are role keys. */
+export const organizationMembers = pgTable(
+  "organization_members",
+  {
+    organizationId: uuid("organization_id")
+      .notNull()
+      .references(() => organizations.id, { onDelete: "cascade" }),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    roles: jsonb("roles").$type<string[]>().notNull(),
+    /** active | suspended */
+    status: text("status").notNull().default("active"),
+    ...timestamps,
+  },
+  (t) => [primaryKey({ columns: [t.organizationId, t.userId] }), index("organization_members_user_idx").on(t.userId)],
+);
+
+/** Custom roles of an organization: `resource:action` permissions under a lowercase key. */
+export const organizationRoles = pgTable(
+  "organization_roles",
+  {
+    organizationId: uuid("organization_id")
+      .notNull()
+      .references(() => organizations.id, { onDelete: "cascade" }),
+    key: text("key").notNull(),
+    name: text("name").notNull(),
+    description: text("description"),
+    permissions: jsonb("permissions").$type<string[]>().notNull(),
+    ...timestamps,
+  },
+  (t) => [primaryKey({ columns: [t.organizationId, t.key] })],
+);
+
+/** Invitations by email; only a hash of the token is stored; single use, 7 days. */
+export const organizationInvitations = pgTable(
+  "organization_invitations",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    organizationId: uuid("organization_id")
+      .notNull()
+      .references(() => organizations.id, { onDelete: "cascade" }),
+    email: text("email").notNull(),
+    roles: jsonb("roles").$type<string[]>().notNull(),
+    /** SHA-256 (base64url) of the token. */
+    tokenHash: text("token_hash").notNull(),
+    invitedBy: uuid("invited_by"),
+    /** pending | accepted | declined | revoked | expired */
+    status: text("status").notNull().default("pending"),
+    expiresAt: timestamp("expires_at", { withTimezone: true, mode: "date" }).notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    endedAt: timestamp("ended_at", { withTimezone: true, mode: "date" }),
+    acceptedBy: uuid("accepted_by"),
+  },
+  (t) => [
+    uniqueIndex("organization_invitations_token_hash_key").on(t.tokenHash),
+    uniqueIndex("organization_invitations_pending_email_key")
+      .on(t.organizationId, sql`lower(${t.email})`)
+      .where(sql`${t.status} = 'pending'`),
+  ],
+);
+
+/** The organization a session's tokens are scoped to (POST /auth/organizations/{id}/token). */
+export const sessionOrganizations = pgTable("session_organizations", {
+  sessionId: uuid("session_id")
+    .primaryKey()
+    .references(() => sessions.id, { onDelete: "cascade" }),
+  organizationId: uuid("organization_id")
+    .notNull()
+    .references(() => organizations.id, { onDelete: "cascade" }),
+  updatedAt: timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+});
+
+/** Org-scoped access tokens issued, so a removal can revoke them (revoked_access_tokens) at once. */
+export const organizationTokens = pgTable(
+  "organization_tokens",
+  {
+    jti: text("jti").primaryKey(),
+    organizationId: uuid("organization_id").notNull(),
+    userId: uuid("user_id").notNull(),
+    sessionId: uuid("session_id").notNull(),
+    expiresAt: timestamp("expires_at", { withTimezone: true, mode: "date" }).notNull(),
+  },
+  (t) => [index("organization_tokens_member_idx").on(t.organizationId, t.userId), index("organization_tokens_expires_at_idx").on(t.expiresAt)],
+);
+
+export type Organization = typeof organizations.$inferSelect;

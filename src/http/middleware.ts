@@ -16,10 +16,16 @@ export interface AppEnv {
   Variables: { deps: Deps; requestId: string; metrics: RequestMetrics; errorCode?: string; principal: Principal; staff: StaffPrincipal; application?: CallingApplication };
 }
 
-/** Route middleware: a valid Bearer access token (checked before the body is validated). */
+/**
+ * Route middleware: a valid Bearer access token (checked before the body is validated). The
+ * revocation markers are read while the route runs its SQL (the route awaits `principal.markers`
+ * alongside it); awaiting them here again after the route means no answer leaves without them.
+ */
 export const bearer: MiddlewareHandler<AppEnv> = async (c, next) => {
-  c.set("principal", await authenticateBearer(c.get("deps"), c.req.header("authorization")));
+  const principal = await authenticateBearer(c.get("deps"), c.req.header("authorization"));
+  c.set("principal", principal);
   await next();
+  await principal.markers;
 };
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;

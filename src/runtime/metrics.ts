@@ -8,12 +8,17 @@ export type Dependency = "sql" | "redis";
 export interface RequestMetrics {
   sql: { roundTrips: number; ms: number };
   redis: { roundTrips: number; ms: number };
+  /**
+   * The critical path: how many times the request waited on the origin in sequence (round trips
+   * that overlap in time count once), and for how long in total (the union of those waits).
+   */
+  path: { waits: number; ms: number; inFlight: number; since: number };
 }
 
 const storage = new AsyncLocalStorage<RequestMetrics>();
 
 export function newMetrics(): RequestMetrics {
-  return { sql: { roundTrips: 0, ms: 0 }, redis: { roundTrips: 0, ms: 0 } };
+  return { sql: { roundTrips: 0, ms: 0 }, redis: { roundTrips: 0, ms: 0 }, path: { waits: 0, ms: 0, inFlight: 0, since: 0 } };
 }
 
 export function runWithMetrics<T>(metrics: RequestMetrics, fn: () => T): T {
@@ -40,6 +45,14 @@ export function meteredFetch(dependency: Dependency, baseFetch: typeof fetch, ti
   return async (input, init) => {
     const metrics = storage.getStore();
     const started = performance.now();
+    if (metrics) {
+      // A round trip that starts while none is in flight begins a new sequential wait.
+      if (metrics.path.inFlight === 0) {
+        metrics.path.waits += 1;
+        metrics.path.since = started;
+      }
+      metrics.path.inFlight += 1;
+    }
     const timeout = AbortSignal.timeout(timeoutMs());
     const signal = init?.signal ? AbortSignal.any([init.signal, timeout]) : timeout;
     try {
@@ -48,15 +61,23 @@ export function meteredFetch(dependency: Dependency, baseFetch: typeof fetch, ti
       throw new DependencyError(dependency, err);
     } finally {
       if (metrics) {
+        const ended = performance.now();
         metrics[dependency].roundTrips += 1;
-        metrics[dependency].ms += performance.now() - started;
+        metrics[dependency].ms += ended - started;
+        metrics.path.inFlight -= 1;
+        if (metrics.path.inFlight === 0) metrics.path.ms += ended - metrics.path.since;
       }
     }
   };
 }
 
-/** Server-Timing value reporting this request's SQL and Redis round trips. */
+/**
+ * Server-Timing value reporting this request's SQL and Redis round trips, and its critical path
+ * (`path`: sequential waits on the origin and their total time), as they stood when the response
+ * was ready: work deferred past the response (waitUntil) is not in it.
+ */
 export function serverTiming(m: RequestMetrics, totalMs: number): string {
   const part = (name: Dependency) => `${name};dur=${m[name].ms.toFixed(1)};desc="${m[name].roundTrips} round trips"`;
-  return `${part("sql")}, ${part("redis")}, total;dur=${totalMs.toFixed(1)}`;
+  const path = `path;dur=${m.path.ms.toFixed(1)};desc="${m.path.waits} sequential waits"`;
+  return `${part("sql")}, ${part("redis")}, ${path}, total;dur=${totalMs.toFixed(1)}`;
 }

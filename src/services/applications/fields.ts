@@ -84,6 +84,13 @@ export const ApplicationSettingsSchema = z
       })
       .strict()
       .optional(),
+    /** Permissions this application declares for organizations' custom roles (issue 12). */
+    permissions: uniqueList(
+      z.string().regex(/^[a-z][a-z0-9_-]{0,39}:[a-z][a-z0-9_-]{0,39}$/, { error: "must be resource:action (lowercase letters, digits, _ or -)" }),
+      200,
+    )
+      .optional()
+      .openapi({ description: "resource:action permissions (e.g. invoices:read) organizations may put in custom roles", example: ["invoices:read"] }),
   })
   .strict()
   .openapi("ApplicationSettings", { description: "Validated settings; unknown keys are refused (400)" });

@@ -1,7 +1,8 @@
 // Bearer access tokens on this service's own routes: the signature and claims first (no I/O),
-// then the Redis revocation markers (one round trip). Routes that need current state read it from
-// Postgres, which stays the source of truth; when Redis cannot be reached the markers are skipped
-// and `markersChecked` says so, and such routes must check the session in SQL (they all do).
+// then the Redis revocation markers (one round trip), which go out at once and are awaited
+// alongside the route's own SQL statement (`principal.markers`), so the check adds no sequential
+// wait. Routes read current state from Postgres, which stays the source of truth; when Redis
+// cannot be reached the markers are skipped (logged), and every route checks the session in SQL.
 import { AccessTokenError, audienceMatches, verifyAccessToken, type AccessClaims } from "../../crypto/access-token";
 import { PLATFORM_APPLICATION_ID } from "../../db/schema";
 import { applicationAudience } from "../applications/resolve";
@@ -22,7 +23,23 @@ export interface Principal {
   /** The session, token version and token id, for statements that act only while they are live. */
   acting: ActingSession;
   claims: AccessClaims;
-  markersChecked: boolean;
+  /**
+   * The revocation markers' verdict: rejects with 401 token_revoked when a marker says so,
+   * resolves otherwise (also when Redis is unreachable). Await it together with the route's SQL.
+   */
+  markers: Promise<void>;
+}
+
+/** The markers for these claims, read once; a Redis failure resolves (Postgres decides then). */
+function checkMarkers(deps: Deps, claims: AccessClaims): Promise<void> {
+  return readMarkers(deps.redis, claims.sid, claims.sub, claims.jti).then(
+    (m) => {
+      if (m.sessionRevoked || m.tokenRevoked || (m.minTokenVersion !== null && claims.tv < m.minTokenVersion)) throw tokenRevoked();
+    },
+    (err) => {
+      log({ level: "warn", msg: "revocation markers unavailable; relying on Postgres", ...describeError(err, { stack: false }) });
+    },
+  );
 }
 
 export function invalidToken(message = "The access token is invalid"): AppError {
@@ -69,15 +86,9 @@ export async function authenticateBearer(deps: Deps, authorization: string | und
   const clientId = claims.client_id ?? PLATFORM_APPLICATION_ID;
   const application = await applicationAudience(deps, clientId);
   if (!application || !application.active || !audienceMatches(claims.aud, application.audience)) throw invalidToken();
-  let markersChecked = true;
-  try {
-    const markers = await readMarkers(deps.redis, claims.sid, claims.sub, claims.jti);
-    if (markers.sessionRevoked || markers.tokenRevoked || (markers.minTokenVersion !== null && claims.tv < markers.minTokenVersion)) throw tokenRevoked();
-  } catch (err) {
-    if (err instanceof AppError) throw err;
-    markersChecked = false;
-    log({ level: "warn", msg: "revocation markers unavailable; relying on Postgres", ...describeError(err, { stack: false }) });
-  }
+  const markers = checkMarkers(deps, claims);
+  // Awaited by the route (and again by the bearer middleware); never an unhandled rejection.
+  markers.catch(() => undefined);
   return {
     userId: claims.sub,
     sessionId: claims.sid,
@@ -87,7 +98,7 @@ export async function authenticateBearer(deps: Deps, authorization: string | und
     clientId,
     acting: { sessionId: claims.sid, tokenVersion: claims.tv, jti: claims.jti },
     claims,
-    markersChecked,
+    markers,
   };
 }
 

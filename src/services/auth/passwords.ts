@@ -94,7 +94,8 @@ export async function changePassword(
 ): Promise<{ revokedSessions: number }> {
   const { config } = deps;
   const now = deps.clock.now();
-  const [profile, credentials] = await Promise.all([
+  const [, profile, credentials] = await Promise.all([
+    principal.markers,
     loadProfile(deps.db, principal.userId, principal.acting, now),
     findCredentialsByEmail(deps.db, principal.email),
   ]);

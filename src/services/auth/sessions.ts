@@ -10,7 +10,7 @@ import { assertCurrent, tokenRevoked, type Principal } from "./bearer";
 import type { RequestMeta } from "./common";
 
 export async function listSessions(deps: Deps, principal: Principal): Promise<(SessionView & { current: boolean })[]> {
-  const sessions = await listActiveSessions(deps.db, principal.userId, deps.clock.now());
+  const [, sessions] = await Promise.all([principal.markers, listActiveSessions(deps.db, principal.userId, deps.clock.now())]);
   // The caller's session is among the live ones exactly when it is current: not revoked, not
   // expired, of the user's token version (which its tokens carry), and the user active.
   if (!sessions.some((s) => s.id === principal.sessionId)) throw tokenRevoked();

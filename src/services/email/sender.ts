@@ -9,7 +9,8 @@ export type EmailKind =
   | "account_approved"
   | "account_rejected"
   | "admin_welcome"
-  | "account_deactivated";
+  | "account_deactivated"
+  | "organization_invitation";
 
 export const EMAIL_KINDS: readonly EmailKind[] = [
   "registration_pending",
@@ -20,6 +21,7 @@ export const EMAIL_KINDS: readonly EmailKind[] = [
   "account_rejected",
   "admin_welcome",
   "account_deactivated",
+  "organization_invitation",
 ];
 
 export interface EmailMessage {

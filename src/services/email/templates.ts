@@ -26,6 +26,8 @@ export interface EmailParams {
   /** An account created by platform staff; with a token, the message carries a set-password link. */
   admin_welcome: Name & { email?: string; token?: string; validMinutes?: number };
   account_deactivated: Name;
+  /** An invitation to an organization (issue 12): the token goes in the accept link only. */
+  organization_invitation: Name & { organizationName: string; inviterEmail?: string | null; token: string; validDays: number };
 }
 
 export function escapeHtml(value: string): string {
@@ -240,6 +242,26 @@ export function accountDeactivatedEmail(branding: EmailBranding, params: EmailPa
   });
 }
 
+export function organizationInvitationUrl(branding: EmailBranding, token: string): string {
+  return `${base(branding)}/organization-invitations/accept?token=${encodeURIComponent(token)}`;
+}
+
+export function organizationInvitationEmail(branding: EmailBranding, params: EmailParams["organization_invitation"]): EmailContent {
+  const app = oneLine(branding.appName, 100);
+  const org = oneLine(params.organizationName, 100);
+  const by = params.inviterEmail ? ` by ${oneLine(params.inviterEmail, 200)}` : "";
+  return render(branding, {
+    subject: `${app}: you are invited to join ${org}`,
+    name: params.name,
+    blocks: [
+      { p: `You have been invited${by} to join the organization ${org} on ${app}.` },
+      { link: { label: "Accept the invitation", url: organizationInvitationUrl(branding, params.token) } },
+      { p: `The invitation is valid for ${params.validDays} days and can be used once. Sign in (or create an account) with this email address to accept it.` },
+      { note: "If you did not expect this invitation, you can ignore this message." },
+    ],
+  });
+}
+
 export const templates: { [K in EmailKind]: (branding: EmailBranding, params: EmailParams[K]) => EmailContent } = {
   registration_pending: registrationPendingEmail,
   registration_exists: registrationExistsEmail,
@@ -249,4 +271,5 @@ export const templates: { [K in EmailKind]: (branding: EmailBranding, params: Em
   account_rejected: accountRejectedEmail,
   admin_welcome: adminWelcomeEmail,
   account_deactivated: accountDeactivatedEmail,
+  organization_invitation: organizationInvitationEmail,
 };

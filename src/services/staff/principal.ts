@@ -45,7 +45,7 @@ export function assertUsable(state: StaffState | null): asserts state is StaffSt
  */
 export async function bearerStaff(deps: Deps, authorization: string | undefined): Promise<StaffPrincipal> {
   const principal = await authenticateBearer(deps, authorization);
-  const state = await loadStaffById(deps.db, principal.userId, principal.acting, deps.clock.now());
+  const [, state] = await Promise.all([principal.markers, loadStaffById(deps.db, principal.userId, principal.acting, deps.clock.now())]);
   assertUsable(state);
   assertCurrent(principal, state);
   return { via: "bearer", userId: state.id, email: state.email, globalRole: state.globalRole, sessionId: principal.sessionId };
