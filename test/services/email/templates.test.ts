@@ -21,6 +21,7 @@ const sampleParams: { [K in EmailKind]: EmailParams[K] } = {
   account_rejected: { name: "Ada" },
   admin_welcome: { name: "Ada", email: "ada@example.test" },
   account_deactivated: { name: "Ada" },
+  organization_invitation: { name: null, organizationName: "Acme Corp", inviterEmail: "owner@example.test", token: "inv+tok/=", validDays: 7 },
 };
 
 describe("email templates", () => {
@@ -115,5 +116,16 @@ describe("email templates", () => {
     expect(mail.text).toContain("https://app.example.test/reset-password?token=t%2F1");
     expect(mail.text).toContain("24 hours");
     expect(mail.text).toContain("ada@example.test");
+  });
+
+  it("puts the url-encoded invitation token in the accept link, with the organization escaped", () => {
+    const mail = buildEmail("organization_invitation", config, { ...sampleParams.organization_invitation, organizationName: "Acme <Corp>" });
+    const link = `https://app.example.test/organization-invitations/accept?token=${encodeURIComponent("inv+tok/=")}`;
+    expect(mail.text).toContain(link);
+    expect(mail.html).toContain(`href="${escapeHtml(link)}"`);
+    expect(mail.html).toContain("Acme &lt;Corp&gt;");
+    expect(mail.html).not.toContain("Acme <Corp>");
+    expect(mail.text).toContain("7 days");
+    expect(mail.subject).toContain("Acme <Corp>");
   });
 });
