@@ -18,9 +18,11 @@ import { internalAuditRoutes } from "./routes/internal/audit";
 import { internalCompanyRoutes } from "./routes/internal/companies";
 import { internalFinanceRoutes } from "./routes/internal/finance";
 import { internalMachineRoutes } from "./routes/internal/machine";
+import { internalOrganizationRoutes } from "./routes/internal/organizations";
 import { internalServiceAccountRoutes } from "./routes/internal/service-accounts";
 import { internalUserRoutes } from "./routes/internal/users";
 import { oauthErrorResponse, oauthRoutes } from "./routes/oauth";
+import { organizationRoutes } from "./routes/organizations";
 import { connectErrorResponse, tokenServiceRoutes, VALIDATE_TOKEN_PATH } from "./routes/token-service";
 import { wellKnownRoutes } from "./routes/well-known";
 
@@ -103,9 +105,11 @@ export function createApp() {
     .route("/", healthRoutes)
     .route("/", wellKnownRoutes)
     .route("/", authRoutes)
+    .route("/", organizationRoutes)
     .route("/", internalUserRoutes)
     .route("/", internalApplicationRoutes)
     .route("/", internalCompanyRoutes)
+    .route("/", internalOrganizationRoutes)
     .route("/", internalMachineRoutes)
     .route("/", internalFinanceRoutes)
     .route("/", internalAuditRoutes)
