@@ -3,7 +3,7 @@
 // /internal/organizations/{id}/members/{userId}).
 import { admin } from "./app-registry";
 import { call, json } from "./http";
-import { bearer, createUser, login, waitForEmail, type Session, type TestUser } from "./users";
+import { bearer, createUser, login, outboxFor, type Session, type TestUser } from "./users";
 
 let slugCounter = 0;
 
@@ -52,10 +52,19 @@ export async function defineRole(owner: Member, orgId: string, role: { key: stri
 
 /** Invites an address and returns the invitation and the token from the emailed link. */
 export async function inviteAndReadToken(inviter: Member, orgId: string, email: string, roles: string[] = ["member"]): Promise<{ invitation: any; token: string }> {
+  const sent = (await outboxFor(email)).length;
   const res = await call(`/auth/organizations/${orgId}/invitations`, { json: { email, roles }, headers: inviter.headers });
   if (res.status !== 201) throw new Error(`invitation not created: ${res.status} ${await res.text()}`);
   const invitation = (await json(res)).data;
-  const mail = await waitForEmail(email, "organization_invitation");
+  // Email goes out after the response: wait for this invitation's message, not an earlier one.
+  const deadline = Date.now() + 3000;
+  let messages = await outboxFor(email);
+  while (messages.length <= sent) {
+    if (Date.now() > deadline) throw new Error(`no invitation email to ${email}`);
+    await new Promise((r) => setTimeout(r, 50));
+    messages = await outboxFor(email);
+  }
+  const mail = messages.find((m, i) => i >= sent && m.kind === "organization_invitation")!;
   const token = new URL(/https?:\/\/\S+/.exec(mail.text)![0]).searchParams.get("token")!;
   return { invitation, token };
 }
