@@ -1,5 +1,6 @@
 // edge-auth/verifier/hono: a Hono middleware over the verifier. Reads `Authorization: Bearer`,
-// answers as RFC 6750 says (401 with a Bearer challenge, 403 insufficient_scope), in the service's
+// answers as RFC 6750 says (401 with a Bearer challenge, 403 insufficient_scope or
+// insufficient_permission), in the service's
 // error envelope { error: { code, message } }, and puts the verified token on the context:
 //
 //   const app = new Hono<AuthEnv>();
@@ -48,6 +49,14 @@ export function requireAuth(verifier: Verifier, options: VerifyOptions = {}) {
             "The access token lacks a required scope",
             `Bearer error="insufficient_scope", scope=${quoted((err.requiredScopes ?? []).join(" "))}`,
           );
+        case "insufficient_permission":
+          return reject(
+            c,
+            403,
+            "insufficient_permission",
+            "The access token lacks a required organization permission",
+            `Bearer error="insufficient_scope", error_description=${quoted(`organization permission required: ${(err.requiredPermissions ?? []).join(" ")}`)}`,
+          );
         case "jwks_unavailable":
           return reject(c, 503, "jwks_unavailable", "The token cannot be checked right now; try again shortly");
         default:
@@ -57,4 +66,14 @@ export function requireAuth(verifier: Verifier, options: VerifyOptions = {}) {
     c.set("auth", verified);
     await next();
   });
+}
+
+/**
+ * Requires an organization-scoped token (`org_id`) whose `org_permissions` hold `permission` (and
+ * any further ones in `options.requiredPermissions`); 403 insufficient_permission otherwise.
+ *
+ *   app.get("/invoices", requirePermission(verifier, "invoices:read"), (c) => c.json(c.get("auth").organization));
+ */
+export function requirePermission(verifier: Verifier, permission: string, options: VerifyOptions = {}) {
+  return requireAuth(verifier, { ...options, requiredPermissions: [permission, ...(options.requiredPermissions ?? [])] });
 }

@@ -43,6 +43,22 @@ export interface VerifyOptions {
   requiredScopes?: readonly string[];
   /** Accept only user tokens or only service (client_credentials) tokens. Default: either. */
   tokenUse?: TokenUse;
+  /**
+   * Every one of these organization permissions (e.g. "invoices:read") must be in the token's
+   * `org_permissions`, which counts only on an organization-scoped token (with `org_id`);
+   * otherwise insufficient_permission.
+   */
+  requiredPermissions?: readonly string[];
+  /** With requiredPermissions or alone: the token must be scoped to this organization (`org_id`). */
+  organizationId?: string;
+}
+
+/** The organization of an organization-scoped token (POST /auth/organizations/{orgId}/token). */
+export interface TokenOrganization {
+  id: string;
+  slug: string | undefined;
+  roles: string[];
+  permissions: string[];
 }
 
 export interface VerifiedToken {
@@ -58,6 +74,8 @@ export interface VerifiedToken {
   sid?: string;
   globalRole?: string;
   jti?: string;
+  /** Only on organization-scoped tokens: org_id, org_slug, org_roles and org_permissions. */
+  organization?: TokenOrganization;
   iat: number;
   exp: number;
   /** Every claim as signed. */
@@ -153,6 +171,28 @@ function optionalString(payload: JWTPayload, name: string): string | undefined {
   return v;
 }
 
+function stringList(payload: JWTPayload, name: string): string[] {
+  const v = payload[name];
+  if (v === undefined) return [];
+  if (!Array.isArray(v) || v.some((x) => typeof x !== "string")) throw new VerifierError("invalid_token", `the ${name} claim is not a list of strings`);
+  return v as string[];
+}
+
+/** org_* claims count only together with org_id: organization permissions are never honoured without it. */
+function organizationOf(payload: JWTPayload): TokenOrganization | undefined {
+  const id = optionalString(payload, "org_id");
+  if (id === undefined || id === "") return undefined;
+  return { id, slug: optionalString(payload, "org_slug"), roles: stringList(payload, "org_roles"), permissions: stringList(payload, "org_permissions") };
+}
+
+/** Whether a verified token holds an organization permission (in `organizationId` when given). */
+export function hasPermission(token: VerifiedToken, permission: string, organizationId?: string): boolean {
+  const org = token.organization;
+  if (!org) return false;
+  if (organizationId !== undefined && org.id !== organizationId) return false;
+  return org.permissions.includes(permission);
+}
+
 function claimsToToken(payload: JWTPayload, nowSeconds: number, tolerance: number, options: VerifyOptions): VerifiedToken {
   if (typeof payload.sub !== "string" || payload.sub === "") throw new VerifierError("invalid_token", "the sub claim is missing");
   // jose checks iat's type; a token issued in the future is refused as the service refuses it.
@@ -175,6 +215,7 @@ function claimsToToken(payload: JWTPayload, nowSeconds: number, tolerance: numbe
     sid: optionalString(payload, "sid"),
     globalRole: optionalString(payload, "globalRole"),
     jti: optionalString(payload, "jti"),
+    organization: organizationOf(payload),
     iat: payload.iat!,
     exp: payload.exp!,
     claims: payload,
@@ -186,6 +227,17 @@ function claimsToToken(payload: JWTPayload, nowSeconds: number, tolerance: numbe
   const required = options.requiredScopes ?? [];
   if (required.some((s) => !scopes.includes(s))) {
     throw new VerifierError("insufficient_scope", `the token lacks a required scope (${required.join(" ")})`, { requiredScopes: required });
+  }
+  const permissions = options.requiredPermissions ?? [];
+  if (permissions.length > 0 || options.organizationId !== undefined) {
+    const inOrg = token.organization !== undefined && (options.organizationId === undefined || token.organization.id === options.organizationId);
+    if (!inOrg || permissions.some((p) => !hasPermission(token, p))) {
+      throw new VerifierError(
+        "insufficient_permission",
+        inOrg ? `the token lacks a required permission (${permissions.join(" ")})` : "the token is not scoped to the required organization",
+        { requiredPermissions: permissions },
+      );
+    }
   }
   return token;
 }
