@@ -1,7 +1,7 @@
 // Custom roles: built-in keys cannot be shadowed, permissions must be built-in or declared by an
 // active application, a creator cannot grant what they lack, and a role in use cannot be deleted.
 import { beforeAll, describe, expect, it } from "vitest";
-import { registerApplication, resetAdmin } from "../../helpers/app-registry";
+import { admin, registerApplication, resetAdmin } from "../../helpers/app-registry";
 import { call, json } from "../../helpers/http";
 import { claimsOf, createOrganization, defineRole, member, memberWith, orgToken, setRoles } from "../../helpers/organizations";
 import { auditEvents } from "../../helpers/users";
@@ -74,5 +74,23 @@ describe("custom roles", () => {
     await setRoles(org.id, m.user.id, ["member"]);
     expect((await call(`/auth/organizations/${org.id}/roles/billing`, { method: "DELETE", headers: owner.headers })).status).toBe(200);
     expect((await call(`/auth/organizations/${org.id}/roles/billing`, { method: "DELETE", headers: owner.headers })).status).toBe(404);
+  });
+});
+
+describe("applications declare permissions (settings.permissions)", () => {
+  it("takes unique resource:action strings and refuses anything else with 400 naming the field", async () => {
+    const headers = { authorization: `Bearer ${(await admin()).accessToken}` };
+    const create = (permissions: unknown) =>
+      call("/internal/applications", { json: { name: "Perms", slug: `perms-${crypto.randomUUID().slice(0, 8)}`, type: "spa", settings: { permissions } }, headers });
+    for (const bad of [["invoices"], ["Invoices:Read"], ["invoices:read", "invoices:read"], ["a:b:c"], "invoices:read", [1]]) {
+      const res = await create(bad);
+      expect(res.status).toBe(400);
+      const body = await json(res);
+      expect(body.error.code).toBe("validation_error");
+      expect(body.error.fields.some((f: any) => f.field.startsWith("settings.permissions"))).toBe(true);
+    }
+    const ok = await create(["reports:read", "reports:export"]);
+    expect(ok.status).toBe(201);
+    expect((await json(ok)).data.settings.permissions).toEqual(["reports:read", "reports:export"]);
   });
 });
