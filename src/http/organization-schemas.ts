@@ -28,8 +28,20 @@ const Metadata = z
 
 export const OrganizationFields = z.object({
   name: z.string().trim().min(1).max(200),
-  slug: z.string().regex(SLUG, { error: "must be 1-64 lowercase letters, digits or inner hyphens" }),
-  externalId: z.string().trim().min(1).max(200).nullable().openapi({ description: "Your own id for the organization (unique)" }),
+  // company-* and business-unit-* slugs and finance:* external ids are the Finance organizations'
+  // (migration 0005 creates them on a first membership): nobody may take one first.
+  slug: z
+    .string()
+    .regex(SLUG, { error: "must be 1-64 lowercase letters, digits or inner hyphens" })
+    .refine((s) => !/^(company|business-unit)-/.test(s), { error: "company-* and business-unit-* are reserved for Finance companies and business units" }),
+  externalId: z
+    .string()
+    .trim()
+    .min(1)
+    .max(200)
+    .refine((s) => !s.toLowerCase().startsWith("finance:"), { error: "finance:* is reserved for Finance companies and business units" })
+    .nullable()
+    .openapi({ description: "Your own id for the organization (unique)" }),
   metadata: Metadata,
 });
 

@@ -106,4 +106,18 @@ describe("companies and business units as organizations", () => {
     ]);
     expect((await myOrgs(u)).find((o) => o.id === unit)).toMatchObject({ roles: ["viewer"] });
   });
+
+  it("nobody can take a Finance company's slug or external id first (400)", async () => {
+    const u = await member();
+    const company = crypto.randomUUID();
+    for (const body of [
+      { name: "Squat", slug: `company-${company}` },
+      { name: "Squat", slug: `business-unit-${company}` },
+      { name: "Squat", slug: "squat-ok", externalId: `finance:company:${company}` },
+    ]) {
+      const res = await call("/auth/organizations", { json: body, headers: u.headers });
+      expect(res.status).toBe(400);
+      expect((await json(res)).error.code).toBe("validation_error");
+    }
+  });
 });
