@@ -80,3 +80,8 @@ export const PageQuery = z.object({
 export function organizationJson(o: { id: string; name: string; slug: string; externalId: string | null; parentId: string | null; metadata: Record<string, unknown>; createdAt: Date; updatedAt: Date }) {
   return { ...o, createdAt: o.createdAt.toISOString(), updatedAt: o.updatedAt.toISOString() };
 }
+
+/** An item of `organizations` in GET /auth/me (and GET /auth/organizations). */
+export const MeOrganizationSchema = z
+  .object({ id: z.string(), slug: z.string(), name: z.string(), parentId: z.string().nullable(), roles: z.array(z.string()) })
+  .openapi("MyOrganization");

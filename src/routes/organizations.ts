@@ -7,6 +7,7 @@ import { createRouter, envelope, errorResponse, jsonBody, jsonContent } from "..
 import {
   CreateOrganizationBody,
   MemberSchema,
+  MeOrganizationSchema,
   OrganizationSchema,
   OrgId,
   organizationJson,
@@ -49,9 +50,7 @@ const inOrg = {
   404: errorResponse("not_found (no such organization, or not a member)"),
 };
 
-const MyOrganization = z
-  .object({ id: z.string(), slug: z.string(), name: z.string(), parentId: z.string().nullable(), roles: z.array(z.string()) })
-  .openapi("MyOrganization");
+const MyOrganization = MeOrganizationSchema;
 const OrganizationWithMembership = z
   .object({ organization: OrganizationSchema, roles: z.array(z.string()), permissions: z.array(z.string()) })
   .openapi("OrganizationWithMembership");
