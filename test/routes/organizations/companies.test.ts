@@ -78,10 +78,17 @@ describe("companies and business units as organizations", () => {
       expect((await json(res)).error.code).toBe("managed_by_finance");
     }
 
-    // Deactivated in Finance: no longer a member here.
+    // Deactivated in Finance: no longer a member here, and the org-scoped token is revoked at once.
+    const orgScoped = (await json(await orgToken(admin2, company))).data.accessToken;
+    expect((await call("/auth/organizations", { headers: bearer(orgScoped) })).status).toBe(200);
     await upsertCompany(company, admin2.user.id, "ADMIN", false);
     expect((await call(`/auth/organizations/${company}`, { headers: admin2.headers })).status).toBe(404);
     expect((await orgToken(admin2, company)).status).toBe(404);
+    const revoked = await call("/auth/organizations", { headers: bearer(orgScoped) });
+    expect(revoked.status).toBe(401);
+    expect((await json(revoked)).error.code).toBe("token_revoked");
+    // The session's own token is not affected.
+    expect((await call("/auth/organizations", { headers: admin2.headers })).status).toBe(200);
   });
 
   it("the migration's backfill makes organizations of memberships that existed before it, idempotently", async () => {
