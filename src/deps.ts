@@ -7,6 +7,7 @@ import { buildKeySet, KeyConfigError, type KeySet } from "./crypto/keys";
 import { getDatabase, type Database } from "./db/client";
 import { createEmailSender, type EmailSender } from "./services/email";
 import { describeError, log } from "./runtime/log";
+import { outsideRequest } from "./runtime/metrics";
 
 export interface Clock {
   now(): Date;
@@ -24,10 +25,11 @@ export interface Deps {
   /** Where transactional email goes (SES, the development outbox, or nowhere). */
   email: EmailSender;
   /**
-   * Runs work after the response (Workers' waitUntil): email and other side effects whose
-   * duration must not show in response times. Never rejects.
+   * Starts work that goes on after the response (Workers' waitUntil): email and other side effects
+   * whose duration must not show in response times. The work runs outside the request's metering
+   * (its round trips are not the request's critical path). Never rejects.
    */
-  defer(work: Promise<unknown>): void;
+  defer(work: () => Promise<unknown>): void;
 }
 
 export type Defer = (work: Promise<unknown>) => void;
@@ -71,6 +73,11 @@ export function buildDeps(env: Bindings, options: { clock?: Clock; defer?: Defer
     clock,
     keys: () => keysFor(config, clock),
     email: createEmailSender(config, redis, log),
-    defer: (work) => defer(work.catch((err) => log({ level: "warn", msg: "deferred work failed", ...describeError(err, { stack: false }) }))),
+    defer: (work) =>
+      defer(
+        outsideRequest(() => Promise.resolve().then(work)).catch((err) =>
+          log({ level: "warn", msg: "deferred work failed", ...describeError(err, { stack: false }) }),
+        ),
+      ),
   };
 }

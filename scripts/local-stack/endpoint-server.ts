@@ -25,7 +25,8 @@ export type Fault =
   | { mode: "none" }
   | ({ mode: "down" } & FaultWindow)
   | ({ mode: "error"; message?: string } & FaultWindow)
-  | ({ mode: "slow"; delayMs: number } & FaultWindow);
+  /** slow: the round trip is held for delayMs before it runs, or with `answerLate` it runs at once and only its answer is held. */
+  | ({ mode: "slow"; delayMs: number; answerLate?: boolean } & FaultWindow);
 
 export interface ProtocolAnswer {
   status: number;
@@ -182,12 +183,13 @@ export async function startEndpointServer(handler: ProtocolHandler, options: End
     stats.byKind[kind] = (stats.byKind[kind] ?? 0) + 1;
 
     if (latencyMs > 0) await sleep(latencyMs);
-    if (active.mode === "slow") await sleep(active.delayMs);
+    if (active.mode === "slow" && !active.answerLate) await sleep(active.delayMs);
     if (active.mode === "error") {
       const a = handler.errorAnswer(active.message ?? "injected failure");
       return send(res, a.status, a.body, a.headers);
     }
     const answer = await handler.handle(preq);
+    if (active.mode === "slow" && active.answerLate) await sleep(active.delayMs);
     if (!res.writableEnded && !res.destroyed) send(res, answer.status, answer.body, answer.headers);
   }
 
@@ -253,7 +255,7 @@ function parseFault(json: Record<string, unknown>): Fault {
     case "error":
       return { mode: "error", message: typeof json.message === "string" ? json.message : undefined, ...window };
     case "slow":
-      return { mode: "slow", delayMs: Math.max(0, Number(json.delayMs) || 0), ...window };
+      return { mode: "slow", delayMs: Math.max(0, Number(json.delayMs) || 0), ...(json.answerLate === true ? { answerLate: true } : {}), ...window };
     default:
       return { mode: "none" };
   }

@@ -15,7 +15,7 @@ export interface RequestMetrics {
   path: { waits: number; ms: number; inFlight: number; since: number };
 }
 
-const storage = new AsyncLocalStorage<RequestMetrics>();
+const storage = new AsyncLocalStorage<RequestMetrics | undefined>();
 
 export function newMetrics(): RequestMetrics {
   return { sql: { roundTrips: 0, ms: 0 }, redis: { roundTrips: 0, ms: 0 }, path: { waits: 0, ms: 0, inFlight: 0, since: 0 } };
@@ -27,6 +27,11 @@ export function runWithMetrics<T>(metrics: RequestMetrics, fn: () => T): T {
 
 export function currentMetrics(): RequestMetrics | undefined {
   return storage.getStore();
+}
+
+/** Runs fn unmetered: work deferred past a response is not that request's (Server-Timing, budgets). */
+export function outsideRequest<T>(fn: () => T): T {
+  return storage.run(undefined, fn);
 }
 
 /** Thrown when a dependency cannot be reached or does not answer in time. */

@@ -6,5 +6,5 @@ import { composeEmail, sendEmail, type EmailKind, type EmailParams } from "./ema
 
 export function notify<K extends EmailKind>(deps: Deps, kind: K, to: string, params: EmailParams[K]): void {
   const message = composeEmail(kind, to, deps.config, params);
-  deps.defer(sendEmail(deps.email, message, log));
+  deps.defer(() => sendEmail(deps.email, message, log));
 }

@@ -4,71 +4,101 @@ import { sql, type SQL } from "drizzle-orm";
 import type { Database } from "../db/client";
 import type { ApprovalStatus, GlobalRole } from "../db/schema";
 import type { AuditEvent } from "./audit";
+import type { Credentials } from "./users";
 import { jsonb, rows, toDate, ts, type AuditContext } from "./sql";
 
-export interface StartSessionInput extends AuditContext {
+export interface SignInStart extends AuditContext {
+  email: string;
   sessionId: string;
   /** The application the sign-in came through. */
   applicationId: string;
-  userId: string;
-  /** The token version the sign-in saw; the session only starts if it is still current. */
-  tokenVersion: number;
-  /** The password hash the sign-in verified; the session only starts if it is still the stored one. */
-  verifiedPasswordHash: string;
+  /** SHA-256 of the refresh secret, chosen before the statement; the secret is only disclosed once the password is verified. */
   refreshHash: string;
   expiresAt: Date;
   now: Date;
-  /** A re-hashed password to store (parameters changed), or null. */
-  rehashedPassword: string | null;
-  auditMetadata: Record<string, unknown>;
+  /**
+   * When the Worker stops waiting for this statement (DEPENDENCY_TIMEOUT_MS from now): a statement
+   * that only runs after that (held in the network, a slow database) starts no session, so a
+   * sign-in that already answered 503 leaves nothing behind.
+   */
+  deadline: Date;
+}
+
+/** What sign-in read about the account, and whether its statement started the session. */
+export type SignInRead = Credentials & { sessionStarted: boolean };
+
+/**
+ * Sign-in's one statement on the critical path: finds the account by email (the row locked and
+ * read as last committed, so a password change that commits meanwhile is seen) and, for an active,
+ * approved account with a password, starts the session with the refresh hash chosen beforehand.
+ * The password is verified after the statement: a refused sign-in removes its session with
+ * abandonSignIn, after the response; its refresh secret was never disclosed. A password change
+ * that commits after this statement ends the session (it revokes every session it can see), so a
+ * session proven only by an old password does not outlive the change.
+ */
+export async function startSignIn(db: Database, s: SignInStart): Promise<SignInRead | null> {
+  const found = await rows<SignInRead>(
+    db,
+    sql`with found as (
+          select id, email, password_hash, global_role, token_version, approval_status, is_active, full_name, phone_number,
+                 profile_picture_url, auth_provider
+          from users where lower(email) = lower(${s.email}) limit 1
+          for no key update
+        ), created as (
+          insert into sessions (id, application_id, user_id, refresh_hash, token_version, user_agent, ip, created_at, last_used_at, expires_at)
+          select ${s.sessionId}::uuid, ${s.applicationId}::uuid, found.id, ${s.refreshHash}, found.token_version, ${s.userAgent ?? null}, ${s.ip ?? null},
+                 ${ts(s.now)}, ${ts(s.now)}, ${ts(s.expiresAt)}
+          from found
+          where found.password_hash is not null and found.is_active and found.approval_status = 'APPROVED'
+            and clock_timestamp() < ${ts(s.deadline)}
+          returning id
+        )
+        select found.id, found.email, found.password_hash as "passwordHash", found.global_role as "globalRole",
+               found.token_version as "tokenVersion", found.approval_status as "approvalStatus", found.is_active as "isActive",
+               found.full_name as "fullName", found.phone_number as "phoneNumber", found.profile_picture_url as "profilePictureUrl",
+               found.auth_provider as "authProvider", exists(select 1 from created) as "sessionStarted"
+        from found`,
+  );
+  return found[0] ?? null;
 }
 
 /**
- * Why a sign-in's write did not start a session: the password changed after it was verified, or
- * the account changed (deactivated, no longer approved, logged out everywhere).
+ * After a successful sign-in's response: the last sign-in time, the re-hashed password when the
+ * parameters changed (only if the hash that was verified is still the stored one: a password
+ * changed meanwhile is never overwritten with a hash of the old one), and the audit event.
  */
-export type StartSessionOutcome = "started" | "password_changed" | "account_changed";
+export async function finishSignIn(
+  db: Database,
+  f: AuditContext & { userId: string; sessionId: string; verifiedPasswordHash: string; rehashedPassword: string | null; now: Date; metadata: Record<string, unknown> },
+): Promise<void> {
+  await db.execute(
+    sql`with touched as (
+          update users set last_login_at = ${ts(f.now)},
+            password_hash = case when ${f.rehashedPassword}::text is not null and password_hash = ${f.verifiedPasswordHash}
+                                 then ${f.rehashedPassword}::text else password_hash end
+          where id = ${f.userId}::uuid
+          returning id, (${f.rehashedPassword}::text is not null and password_hash = ${f.rehashedPassword}::text) as rehashed
+        )
+        insert into auth_audit_logs (event_type, actor_user_id, target_user_id, ip, user_agent, metadata, created_at)
+        select 'login.success', touched.id, touched.id, ${f.ip ?? null}, ${f.userAgent ?? null},
+               ${jsonb({ ...f.metadata, sessionId: f.sessionId })} || jsonb_build_object('rehashed', touched.rehashed), ${ts(f.now)}
+        from touched`,
+  );
+}
 
 /**
- * Starts a session for a sign-in, records the login and, when given, the re-hashed password,
- * in one statement. Nothing is written unless the password hash the sign-in verified is still the
- * stored one (compare-and-set: a sign-in proven by a password that has since changed starts
- * nothing, and its re-hash cannot overwrite the new hash), and the user is still active, approved
- * and of the same token version as when the password was checked.
+ * After a refused sign-in's response: removes the session its statement started (never rotated,
+ * its secret never disclosed) and records why, in one statement.
  */
-export async function startSession(db: Database, s: StartSessionInput): Promise<StartSessionOutcome> {
-  const found = await rows<{ started: boolean; samePassword: boolean | null }>(
-    db,
-    sql`with current_user_row as (
-          select id, password_hash = ${s.verifiedPasswordHash} as same_password,
-                 is_active and approval_status = 'APPROVED' and token_version = ${s.tokenVersion}::int as same_account
-          from users where id = ${s.userId}::uuid
-          -- Locked, and read as last committed: a password change that commits while this waits is seen.
-          for no key update
-        ), eligible as (
-          select id from current_user_row where same_password and same_account
-        ), created as (
-          insert into sessions (id, application_id, user_id, refresh_hash, token_version, user_agent, ip, created_at, last_used_at, expires_at)
-          select ${s.sessionId}::uuid, ${s.applicationId}::uuid, eligible.id, ${s.refreshHash}, ${s.tokenVersion}::int, ${s.userAgent ?? null}, ${s.ip ?? null}, ${ts(s.now)}, ${ts(s.now)}, ${ts(s.expiresAt)}
-          from eligible
-          returning id, user_id
-        ), touched as (
-          update users set last_login_at = ${ts(s.now)},
-            password_hash = coalesce(${s.rehashedPassword}, password_hash)
-          from created where users.id = created.user_id and users.password_hash = ${s.verifiedPasswordHash}
-          returning users.id
-        ), audited as (
-          insert into auth_audit_logs (event_type, actor_user_id, target_user_id, ip, user_agent, metadata, created_at)
-          select 'login.success', created.user_id, created.user_id, ${s.ip ?? null}, ${s.userAgent ?? null},
-                 ${jsonb({ ...s.auditMetadata, sessionId: s.sessionId })}, ${ts(s.now)}
-          from created
+export async function abandonSignIn(db: Database, a: { sessionId: string | null; refreshHash: string; audit: AuditEvent }): Promise<void> {
+  const e = a.audit;
+  await db.execute(
+    sql`with removed as (
+          delete from sessions where id = ${a.sessionId}::uuid and refresh_hash = ${a.refreshHash} and generation = 0
         )
-        select exists(select 1 from created) as started, (select same_password from current_user_row) as "samePassword"`,
+        insert into auth_audit_logs (event_type, actor_user_id, target_user_id, ip, user_agent, metadata, created_at)
+        values (${e.type}, ${e.actorUserId ?? null}::uuid, ${e.targetUserId ?? null}::uuid, ${e.ip ?? null}, ${e.userAgent ?? null}, ${jsonb(e.metadata)}, ${ts(e.at)})`,
   );
-  const r = found[0];
-  if (r?.started) return "started";
-  // A user deleted since the lookup has no password to match: treated like a changed password.
-  return r?.samePassword === true ? "account_changed" : "password_changed";
 }
 
 /** The state of a session and its user as the rotation statement saw them. */

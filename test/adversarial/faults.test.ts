@@ -10,7 +10,7 @@ import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { sha256 } from "../../src/crypto/random";
 import { call, callWithEnv, json } from "../helpers/http";
-import { withFault, type Fault } from "../helpers/stack";
+import { settle, withFault, type Fault } from "../helpers/stack";
 import { auditEvents, bearer, createUser, deps, GOOD_PASSWORD, login, outboxFor, uniqueEmail, type Session, type TestUser } from "../helpers/users";
 
 // ---- helpers ---------------------------------------------------------------------------------
@@ -430,9 +430,11 @@ for (const f of flows) {
         const c = await f.setup();
         const res = await withFault(fc.endpoint, fc.fault, () => f.request(c, {}));
         await expectUnavailable(res, "sql");
+        await settle();
         await f.unchanged(c);
         const again = await f.request(c, {});
         expect(again.status, await again.clone().text()).toBe(f.okStatus);
+        await settle();
         await f.applied(c, await json(again));
       });
     }
@@ -447,10 +449,12 @@ for (const f of flows) {
       expect(elapsed).toBeLessThan(SLOW_MS);
       // The endpoint still runs the statement it held back: wait for it, then look.
       await sleep(Math.max(0, started + SLOW_MS + 300 - Date.now()));
+      await settle();
       await f.afterLateAnswer?.(c);
       const fresh = await f.setup();
       const next = await f.request(fresh, {});
       expect(next.status, await next.clone().text()).toBe(f.okStatus);
+      await settle();
       await f.applied(fresh, await json(next));
     });
 
@@ -460,9 +464,11 @@ for (const f of flows) {
           const c = await f.setup();
           const res = await withFault(fc.endpoint, fc.fault, () => f.request(c, {}));
           await expectUnavailable(res, "redis");
-          await f.unchanged(c);
+          await settle();
+        await f.unchanged(c);
           const again = await f.request(c, {});
           expect(again.status, await again.clone().text()).toBe(f.okStatus);
+          await settle();
           await f.applied(c, await json(again));
         });
       } else {
@@ -470,6 +476,7 @@ for (const f of flows) {
           const c = await f.setup();
           const res = await withFault(fc.endpoint, fc.fault, () => f.request(c, {}));
           expect(res.status, await res.clone().text()).toBe(f.okStatus);
+          await settle();
           await f.applied(c, await json(res));
         });
       }
@@ -556,16 +563,36 @@ describe("SQL failing mid-request (the endpoint lets the first round trips throu
       expect(await auditCount("user.registered")).toBe(before + 1);
     });
 
-    it(`login (${mode} after the credentials were read): no session, no login event; the next login works`, async () => {
+    it(`login (${mode} after the sign-in statement): the sign-in stands, only its deferred audit write is lost`, async () => {
       const user = await createUser();
-      const res = await withFault("sql", { mode, after: 1 }, () =>
-        call("/auth/login", { json: { email: user.email, password: user.password }, headers: nextIp() }),
-      );
-      await expectUnavailable(res, "sql");
-      expect(await sessionCount(user.id)).toBe(0);
+      const res = await withFault("sql", { mode, after: 1 }, async () => {
+        const r = await call("/auth/login", { json: { email: user.email, password: user.password }, headers: nextIp() });
+        await settle();
+        return r;
+      });
+      expect(res.status).toBe(200);
+      expect((await meStatus((await json(res)).data.accessToken)).status).toBe(200);
+      expect(await sessionCount(user.id)).toBe(1);
       expect(await auditCount("login.success", user.id)).toBe(0);
-      const s = await signIn(user);
-      expect((await meStatus(s.accessToken)).status).toBe(200);
+    });
+
+    it(`a refused login (${mode} after the sign-in statement): 401, no token disclosed; the session it started stays unusable`, async () => {
+      const user = await createUser();
+      const res = await withFault("sql", { mode, after: 1 }, async () => {
+        const r = await call("/auth/login", { json: { email: user.email, password: "Wrong-Password-61-x" }, headers: nextIp() });
+        await settle();
+        return r;
+      });
+      expect(res.status).toBe(401);
+      const body = await json(res);
+      expect(body.data).toBeUndefined();
+      expect(JSON.stringify(body)).not.toMatch(/[0-9a-f-]{36}\.[A-Za-z0-9_-]{20,}/);
+      // Its removal failed with SQL: the row stays, never rotated, its refresh secret never sent
+      // anywhere, and no access token was signed for it; it expires with REFRESH_TOKEN_TTL.
+      const rows = await deps().db.execute(sql`select generation, revoked_at from sessions where user_id = ${user.id}::uuid`);
+      expect(rows.rows).toEqual([{ generation: 0, revoked_at: null }]);
+      // The account is unharmed: the next sign-in works.
+      expect((await meStatus((await signIn(user)).accessToken)).status).toBe(200);
     });
 
     it(`password-reset confirm (${mode} after the token was read): token unused, old password works, new one does not, sessions live`, async () => {

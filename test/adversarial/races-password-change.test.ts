@@ -1,13 +1,19 @@
-// Adversarial suite, races: a sign-in held between its read and its write while the password
-// changes. The sign-in verified the OLD password against the hash it read; when its write lands
-// after the change, it must not start a session nor store a re-hash of the old password. The
-// local SQL endpoint holds exactly that write (slow fault, after: 1, count: 1) while the change
-// goes through; both backends matter (PGlite serializes statements, a real Postgres does not).
+// Adversarial suite, races: a sign-in in flight while the password changes. Sign-in has one
+// statement on its critical path: it reads the account (row locked) and starts the session, and
+// the password is verified after it. Whatever the order, a sign-in proven only by the OLD password
+// must end with no usable session and must not store a re-hash of the old password:
+//   - the statement lands after the change (held by the local SQL endpoint: slow, count: 1): it
+//     reads the new hash, the old password fails, and the session it started is removed;
+//   - the statement ran before the change, and the change lands before the sign-in answers (its
+//     answer held: answerLate): the sign-in answers 200, but the change ended that session;
+//   - the statement is held past DEPENDENCY_TIMEOUT_MS: the sign-in answers 503, and the statement,
+//     running after its deadline, starts nothing.
+// Both backends matter (PGlite serializes statements, a real Postgres does not).
 import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { hashPassword, type Argon2Params } from "../../src/crypto/password";
 import { call, callWithEnv, json } from "../helpers/http";
-import { setFault, waitForEndpoint } from "../helpers/stack";
+import { settle, setFault, waitForEndpoint, type Fault } from "../helpers/stack";
 import { bearer, createUser, deps, login, type TestUser } from "../helpers/users";
 
 const NEW_PASSWORD = "Copper-Lantern-72-ridge";
@@ -27,6 +33,16 @@ async function passwordWorks(email: string, password: string): Promise<boolean> 
   return res.status === 200;
 }
 
+/** Until the login.success row of the session `sessionId` (written after the sign-in's answer) is there. */
+async function waitForSignInRecorded(sessionId: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const r = await deps().db.execute(sql`select 1 from auth_audit_logs where event_type = 'login.success' and metadata->>'sessionId' = ${sessionId}`);
+    if (r.rows.length > 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`no login.success row for session ${sessionId}`);
+}
+
 async function userState(userId: string): Promise<{ hash: string; liveSessions: string[] }> {
   const db = deps().db;
   const [u, s] = await Promise.all([
@@ -37,18 +53,22 @@ async function userState(userId: string): Promise<{ hash: string; liveSessions: 
 }
 
 /**
- * Signs `user` in with its (old) password while the sign-in's second statement is held; meanwhile
- * signs in elsewhere and changes the password. Returns the held sign-in's answer once its
+ * Signs `user` in with its (old) password while the sign-in's statement (or its answer) is held;
+ * meanwhile signs in elsewhere and changes the password. Returns the held sign-in's answer once its
  * statement has landed, and the session that changed the password.
  */
-async function signInRacingChange(user: TestUser, env: Record<string, string> = {}) {
-  await setFault("sql", { mode: "slow", delayMs: HOLD_MS, after: 1, count: 1 });
+async function signInRacingChange(user: TestUser, env: Record<string, string> = {}, hold: Partial<Extract<Fault, { mode: "slow" }>> = {}) {
+  await setFault("sql", { mode: "slow", delayMs: HOLD_MS, count: 1, ...hold });
   try {
     const held = callWithEnv(env, "/auth/login", { json: { email: user.email, password: user.password }, headers: nextIp() });
-    // The sign-in has read the hash and verified the password; its write is now held.
+    // The sign-in's statement (or its answer) is now held.
     await waitForEndpoint("sql", (s) => s.faulted === 1);
 
     const elsewhere = await login(user, nextIp());
+    // That sign-in's own re-hash (other parameters) lands just after its answer, with its audit
+    // row; a change racing it would get 409 password_changed_concurrently (the change's
+    // compare-and-set) and be retried. Wait for it (not for the held statement).
+    await waitForSignInRecorded(elsewhere.refreshToken.split(".")[0]);
     const changed = await call("/auth/change-password", {
       json: { currentPassword: user.password, newPassword: NEW_PASSWORD },
       headers: { ...bearer(elsewhere.accessToken), ...nextIp() },
@@ -67,6 +87,8 @@ async function signInRacingChange(user: TestUser, env: Record<string, string> = 
 
 /** After the race: the new password works, the old one does not, and no session but the changer's is live. */
 async function expectOnlyNewPasswordWorks(user: TestUser, changerRefreshToken: string) {
+  // A refused sign-in removes its session just after its answer.
+  await settle();
   const state = await userState(user.id);
   // A hash made by the change (the Worker's parameters), not one the held sign-in wrote back.
   expect(state.hash).toMatch(/^\$argon2id\$v=19\$m=1024,t=1,p=1\$/);
@@ -80,7 +102,7 @@ const OTHER_PARAMS: Argon2Params = { memoryKiB: 512, iterations: 1, parallelism:
 describe("a sign-in racing a password change", () => {
   for (const rehash of [false, true]) {
     const label = rehash ? "a hash with other Argon2id parameters (re-hash due)" : "a current hash";
-    it(`with ${label}: the held sign-in is refused as invalid_credentials and writes nothing`, async () => {
+    it(`with ${label}: a sign-in whose statement lands after the change is refused as invalid_credentials and leaves no session`, async () => {
       const password = "Old-Password-for-race-1";
       const user = await createUser({ password, ...(rehash ? { passwordHash: await hashPassword(password, OTHER_PARAMS) } : {}) });
       const { status, body, elsewhere } = await signInRacingChange(user);
@@ -91,7 +113,7 @@ describe("a sign-in racing a password change", () => {
       await expectOnlyNewPasswordWorks(user, elsewhere.refreshToken);
     });
 
-    it(`with ${label}: a held write landing after DEPENDENCY_TIMEOUT_MS (503) still changes nothing`, async () => {
+    it(`with ${label}: a sign-in statement landing after DEPENDENCY_TIMEOUT_MS (503) starts nothing`, async () => {
       const password = "Old-Password-for-race-2";
       const user = await createUser({ password, ...(rehash ? { passwordHash: await hashPassword(password, OTHER_PARAMS) } : {}) });
       const { status, body, elsewhere } = await signInRacingChange(user, { DEPENDENCY_TIMEOUT_MS: "800" });
@@ -101,6 +123,18 @@ describe("a sign-in racing a password change", () => {
       await expectOnlyNewPasswordWorks(user, elsewhere.refreshToken);
     });
   }
+
+  it("a sign-in whose session started before the change answers 200, and the change ends that session", async () => {
+    const password = "Old-Password-for-race-5";
+    const user = await createUser({ password, passwordHash: await hashPassword(password, OTHER_PARAMS) });
+    const { status, body, elsewhere } = await signInRacingChange(user, {}, { answerLate: true });
+    expect(status).toBe(200);
+    // Its tokens are dead: the session was revoked by the change, the access token with it.
+    expect((await call("/auth/refresh", { json: { refreshToken: body.data.refreshToken } })).status).toBe(401);
+    expect((await call("/auth/me", { headers: bearer(body.data.accessToken) })).status).toBe(401);
+    // And its deferred re-hash (the stored hash had other parameters) did not write the old password back.
+    await expectOnlyNewPasswordWorks(user, elsewhere.refreshToken);
+  });
 
   it("ten sign-ins with the old password racing the change: afterwards only the changer's session is live", async () => {
     const user = await createUser({ password: "Old-Password-for-race-4" });
@@ -126,7 +160,7 @@ describe("a sign-in racing a password change", () => {
 
   it("control: without a change in between, the held sign-in succeeds and its session refreshes", async () => {
     const user = await createUser({ password: "Old-Password-for-race-3" });
-    await setFault("sql", { mode: "slow", delayMs: 300, after: 1, count: 1 });
+    await setFault("sql", { mode: "slow", delayMs: 300, count: 1 });
     try {
       const res = await call("/auth/login", { json: { email: user.email, password: user.password }, headers: nextIp() });
       expect(res.status).toBe(200);

@@ -37,7 +37,8 @@ export type Fault =
   | { mode: "none" }
   | ({ mode: "down" } & FaultWindow)
   | ({ mode: "error"; message?: string } & FaultWindow)
-  | ({ mode: "slow"; delayMs: number } & FaultWindow);
+  /** slow: held for delayMs before it runs, or with `answerLate` run at once with only its answer held. */
+  | ({ mode: "slow"; delayMs: number; answerLate?: boolean } & FaultWindow);
 
 export interface EndpointState {
   roundTrips: number;
@@ -83,4 +84,27 @@ export async function roundTrips(): Promise<{ sql: number; redis: number }> {
 
 export async function resetRoundTrips(): Promise<void> {
   await Promise.all([control("sql", "stats/reset", {}), control("redis", "stats/reset", {})]);
+}
+
+/**
+ * Waits for work deferred past earlier responses (waitUntil: sign-in's audit row and re-hash, a
+ * refused sign-in's cleanup and failure count, email) to reach the endpoints and finish: both
+ * endpoints idle, and their counters unchanged for `quietMs`.
+ */
+export async function settle(quietMs = 80, timeoutMs = 10_000): Promise<void> {
+  const snapshot = async () => {
+    const [sql, redis] = await Promise.all([endpointState("sql"), endpointState("redis")]);
+    return { busy: sql.inFlight + redis.inFlight > 0, count: `${sql.roundTrips}/${redis.roundTrips}` };
+  };
+  const deadline = Date.now() + timeoutMs;
+  let last = await snapshot();
+  let quietSince = Date.now();
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 15));
+    const now = await snapshot();
+    if (now.busy || now.count !== last.count) quietSince = Date.now();
+    else if (Date.now() - quietSince >= quietMs) return;
+    last = now;
+    if (Date.now() > deadline) throw new Error(`deferred work still running after ${timeoutMs} ms`);
+  }
 }

@@ -107,9 +107,10 @@ export async function resolveApplication(deps: Deps, apiKey: string | undefined)
     byKeyHash.set(keyHash, app, deps.config.applications.cacheTtlMs, now);
   }
   if (!app) throw invalidApiKey();
-  if (app.apiKeyId && touched.get(app.apiKeyId, now) === undefined) {
-    touched.set(app.apiKeyId, true, 60_000, now);
-    deps.defer(touchApiKey(deps.db, app.apiKeyId, new Date(now)));
+  const keyId = app.apiKeyId;
+  if (keyId && touched.get(keyId, now) === undefined) {
+    touched.set(keyId, true, 60_000, now);
+    deps.defer(() => touchApiKey(deps.db, keyId, new Date(now)));
   }
   return app;
 }

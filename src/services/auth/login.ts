@@ -1,15 +1,17 @@
-// Password sign-in. Budget: at most 2 SQL round trips and 1 Redis round trip on success.
+// Password sign-in. Critical path: one SQL statement (find the account and start the session)
+// alongside one Redis round trip (the rate limits), then the hash. Everything else goes after the
+// response (deferred): the re-hash, last sign-in time and audit event of a success, and the removal
+// of the session, the audit event and the failure count of a refused sign-in.
 // Unknown emails and wrong passwords take the same path and the same time (a full Argon2id hash
-// either way) and get the same 401; account states are only revealed after a correct password.
+// and the same waits on the origin either way) and get the same 401; account states are only
+// revealed after a correct password.
 import { hashPassword, needsRehash, verifyPassword, type Argon2Params } from "../../crypto/password";
 import { randomSecret, sha256 } from "../../crypto/random";
 import type { Deps } from "../../deps";
-import { AppError } from "../../http/errors";
-import { recordAudit } from "../../stores/audit";
-import { startSession } from "../../stores/sessions";
-import { findCredentialsByEmail } from "../../stores/users";
-import { countAgainst, enforceLimits } from "../rate-limit";
+import { AppError, errors } from "../../http/errors";
+import { abandonSignIn, finishSignIn, startSignIn, type SignInRead } from "../../stores/sessions";
 import type { CallingApplication } from "../applications/resolve";
+import { countAgainst, enforceLimits } from "../rate-limit";
 import { accountBlock, emailKey, issueTokens, normalizeEmail, toUserView, type IssuedTokens, type RequestMeta, type UserView } from "./common";
 
 export interface LoginInput {
@@ -38,12 +40,15 @@ export async function login(
 ): Promise<IssuedTokens & { user: UserView }> {
   const { config } = deps;
   const email = normalizeEmail(input.email);
-  const account = await emailKey(email);
+  const now = deps.clock.now();
+  const sessionId = crypto.randomUUID();
+  const refreshSecret = randomSecret();
+  const [account, refreshHash] = await Promise.all([emailKey(email), sha256(refreshSecret)]);
+  const expiresAt = new Date(now.getTime() + config.refreshTokenTtlMs);
 
-  // The limit check (Redis) and the credential lookup (SQL) go out together: at the edge a sign-in
-  // waits for the slower of the two, not their sum. Nothing is verified or written before both
-  // are back, so a limited request still ends here with 429 (or 503 with Redis down, fail-closed).
-  const [, user] = await Promise.all([
+  // The limit check (Redis) and the sign-in statement (SQL) go out together: at the edge a sign-in
+  // waits for the slower of the two, not their sum.
+  const [limits, read] = await Promise.allSettled([
     enforceLimits(
       deps,
       [
@@ -52,75 +57,78 @@ export async function login(
       ],
       !config.rateLimitFailClosedLogin,
     ),
-    findCredentialsByEmail(deps.db, email),
+    startSignIn(deps.db, {
+      email,
+      sessionId,
+      applicationId: application.id,
+      refreshHash,
+      expiresAt,
+      now,
+      deadline: new Date(now.getTime() + config.http.dependencyTimeoutMs),
+      ip: meta.ip,
+      userAgent: meta.userAgent,
+    }),
   ]);
+  const user: SignInRead | null = read.status === "fulfilled" ? read.value : null;
+  const abandon = (type: string, metadata: Record<string, unknown>) =>
+    deps.defer(() =>
+      abandonSignIn(deps.db, {
+        sessionId: user?.sessionStarted ? sessionId : null,
+        refreshHash,
+        audit: { type, actorUserId: null, targetUserId: user?.id ?? null, ip: meta.ip, userAgent: meta.userAgent, metadata, at: now },
+      }),
+    );
+  // Limited (429) or Redis down with the limits failing closed (503): the session just started goes.
+  if (limits.status === "rejected") {
+    if (user?.sessionStarted) abandon("login.refused", { reason: limits.reason instanceof AppError ? limits.reason.code : "limits_unavailable" });
+    throw limits.reason;
+  }
+  if (read.status === "rejected") throw read.reason;
+
   const stored = user?.passwordHash ?? (await dummyHash(config.argon2));
   const passwordOk = await verifyPassword(input.password, stored, config.argon2);
-  const now = deps.clock.now();
 
   if (!user || !user.passwordHash || !passwordOk) {
-    await Promise.all([
-      countAgainst(deps, "login-failures-email", config.rateLimits.loginFailuresPerEmail, account),
-      recordAudit(deps.db, {
-        type: "login.failure",
-        actorUserId: null,
-        targetUserId: user?.id ?? null,
-        ip: meta.ip,
-        userAgent: meta.userAgent,
-        metadata: { reason: "invalid_credentials" },
-        at: now,
-      }),
-    ]);
+    abandon("login.failure", { reason: "invalid_credentials" });
+    deps.defer(() => countAgainst(deps, "login-failures-email", config.rateLimits.loginFailuresPerEmail, account));
     throw invalidCredentials();
   }
 
   const blocked = accountBlock(user);
   if (blocked) {
-    await recordAudit(deps.db, {
-      type: "login.blocked",
-      actorUserId: user.id,
-      targetUserId: user.id,
-      ip: meta.ip,
-      userAgent: meta.userAgent,
-      metadata: { reason: blocked.code },
-      at: now,
-    });
+    // No session was started for a pending, rejected or inactive account.
+    deps.defer(() =>
+      abandonSignIn(deps.db, {
+        sessionId: null,
+        refreshHash,
+        audit: { type: "login.blocked", actorUserId: user.id, targetUserId: user.id, ip: meta.ip, userAgent: meta.userAgent, metadata: { reason: blocked.code }, at: now },
+      }),
+    );
     throw blocked;
   }
+  // An active, approved account whose session was not started: the statement ran only after this
+  // sign-in's deadline for it (it would have timed out here a moment later).
+  if (!user.sessionStarted) throw errors.dependencyUnavailable("sql");
 
-  const sessionId = crypto.randomUUID();
-  const refreshSecret = randomSecret();
-  const expiresAt = new Date(now.getTime() + config.refreshTokenTtlMs);
-  const rehashed = needsRehash(user.passwordHash, config.argon2) ? await hashPassword(input.password, config.argon2) : null;
-  // The access token is signed while the session statement is in flight; it is only handed out
-  // once the statement has stored the session.
-  const [started, tokens] = await Promise.all([
-    startSession(deps.db, {
-      sessionId,
-      applicationId: application.id,
+  const verifiedHash = user.passwordHash;
+  const rehashed = needsRehash(verifiedHash, config.argon2) ? await hashPassword(input.password, config.argon2) : null;
+  const tokens = await issueTokens(
+    deps,
+    { userId: user.id, email: user.email, globalRole: user.globalRole, tokenVersion: user.tokenVersion },
+    { sessionId, refreshSecret, expiresAt },
+    application,
+  );
+  deps.defer(() =>
+    finishSignIn(deps.db, {
       userId: user.id,
-      tokenVersion: user.tokenVersion,
-      verifiedPasswordHash: user.passwordHash,
-      refreshHash: await sha256(refreshSecret),
-      expiresAt,
-      now,
+      sessionId,
+      verifiedPasswordHash: verifiedHash,
       rehashedPassword: rehashed,
+      now,
       ip: meta.ip,
       userAgent: meta.userAgent,
-      auditMetadata: { rehashed: rehashed !== null, applicationId: application.id },
+      metadata: { applicationId: application.id },
     }),
-    issueTokens(
-      deps,
-      { userId: user.id, email: user.email, globalRole: user.globalRole, tokenVersion: user.tokenVersion },
-      { sessionId, refreshSecret, expiresAt },
-      application,
-    ),
-  ]);
-  // The password changed after this sign-in read and verified it: whoever knew only the old one
-  // is answered as for a wrong password, and nothing was written.
-  if (started === "password_changed") throw invalidCredentials();
-  // The account changed between the password check and now (deactivated, logged out everywhere).
-  if (started === "account_changed") throw new AppError(403, "account_inactive", "This account is inactive");
-
+  );
   return { ...tokens, user: toUserView(user) };
 }

@@ -52,7 +52,7 @@ export async function clientCredentialsGrant(deps: Deps, input: ClientCredential
     { serviceAccountId: client.serviceAccountId, applicationId: client.applicationId, secretId: caller.secretId!, scopes, audience },
     now,
   );
-  deps.defer(
+  deps.defer(() =>
     recordServiceTokenIssued(deps.db, {
       secretId: caller.secretId!,
       now,

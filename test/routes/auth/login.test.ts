@@ -3,7 +3,7 @@ import { decodeProtectedHeader, decodeJwt } from "jose";
 import { describe, expect, it } from "vitest";
 import { hashPassword } from "../../../src/crypto/password";
 import { call, callWithEnv, json } from "../../helpers/http";
-import { withFault } from "../../helpers/stack";
+import { settle, withFault } from "../../helpers/stack";
 import { auditEvents, createUser, deps, GOOD_PASSWORD, uniqueEmail } from "../../helpers/users";
 
 const ip = (n: number) => ({ "cf-connecting-ip": `198.51.100.${n}` });
@@ -27,6 +27,8 @@ describe("POST /auth/login", () => {
     expect(claims.sid).toBe(data.refreshToken.split(".")[0]);
     expect(claims.exp! - claims.iat!).toBe(900);
     expect(typeof claims.jti).toBe("string");
+    // The audit row is written just after the answer.
+    await settle();
     expect((await auditEvents("login.success")).some((e) => e.targetUserId === user.id)).toBe(true);
   });
 
@@ -52,6 +54,7 @@ describe("POST /auth/login", () => {
     const [a, b] = [await json(wrong), await json(unknown)];
     expect(a).toEqual(b);
     expect(a).toEqual({ error: { code: "invalid_credentials", message: "Invalid email or password" } });
+    await settle();
     expect((await auditEvents("login.failure")).length).toBeGreaterThanOrEqual(2);
   });
 
@@ -100,6 +103,8 @@ describe("POST /auth/login", () => {
     const user = await createUser({ passwordHash: await hashPassword(GOOD_PASSWORD, old) });
     const res = await call("/auth/login", { json: { email: user.email, password: GOOD_PASSWORD }, headers: ip(22) });
     expect(res.status).toBe(200);
+    // The re-hash is written just after the answer.
+    await settle();
     const r = await deps().db.execute(sql`select password_hash as h from users where id = ${user.id}::uuid`);
     const stored = (r.rows[0] as { h: string }).h;
     expect(stored).toMatch(/^\$argon2id\$v=19\$m=1024,t=1,p=1\$/);
@@ -134,6 +139,8 @@ describe("login rate limits", () => {
     for (let i = 0; i < 2; i++) {
       const res = await callWithEnv(env, "/auth/login", { json: { email: user.email, password: "wrong-password-77" }, headers: ip(40 + i) });
       expect(res.status).toBe(401);
+      // The failure is counted just after the answer (off the critical path).
+      await settle();
     }
     const blocked = await callWithEnv(env, "/auth/login", { json: { email: user.email, password: user.password }, headers: ip(45) });
     expect(blocked.status).toBe(429);

@@ -1,7 +1,7 @@
 import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { call, json } from "../../helpers/http";
-import { withFault } from "../../helpers/stack";
+import { settle, withFault } from "../../helpers/stack";
 import { auditEvents, bearer, createUser, deps, login } from "../../helpers/users";
 
 describe("POST /auth/logout", () => {
@@ -74,6 +74,8 @@ describe("GET /auth/me", () => {
       sql`insert into business_unit_memberships (user_id, company_id, business_unit_id, role) values (${user.id}::uuid, ${company}::uuid, ${bu}::uuid, 'MANAGER')`,
     );
     const s = await login(user);
+    // lastLoginAt is written just after the sign-in's answer.
+    await settle();
     const res = await call("/auth/me", { headers: bearer(s.accessToken) });
     expect(res.status).toBe(200);
     const { data } = await json(res);

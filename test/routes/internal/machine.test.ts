@@ -1,6 +1,7 @@
 import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { call, callWithEnv, json, type CallOptions } from "../../helpers/http";
+import { settle } from "../../helpers/stack";
 import { bearer, createUser, deps, login } from "../../helpers/users";
 
 const KEY = "current-internal-key-0123456789abcdef";
@@ -182,6 +183,8 @@ describe("GET /internal/users/{id}/context", () => {
       sql`insert into business_unit_memberships (user_id, company_id, business_unit_id, role) values (${user.id}::uuid, ${company}::uuid, ${bu}::uuid, 'MANAGER')`,
     );
     const s = await login(user);
+    // lastLoginAt is written just after the sign-in's answer.
+    await settle();
 
     const res = await machine(`/internal/users/${user.id}/context`);
     expect(res.status).toBe(200);
