@@ -9,7 +9,7 @@ import { AppError, errors } from "./http/errors";
 import { bodyGuard, cors, dependencies, requestContext, type AppEnv } from "./http/middleware";
 import { securityHeaders } from "./http/security-headers";
 import { describeError, log } from "./runtime/log";
-import { DependencyError } from "./runtime/metrics";
+import { dependencyFailure } from "./runtime/metrics";
 import { authRoutes } from "./routes/auth";
 import { docsRoutes } from "./routes/docs";
 import { healthRoutes } from "./routes/health";
@@ -27,23 +27,6 @@ import { connectErrorResponse, tokenServiceRoutes, VALIDATE_TOKEN_PATH } from ".
 import { wellKnownRoutes } from "./routes/well-known";
 
 const SERVICE_VERSION = "0.1.0";
-
-/** Dependency failures anywhere in an error's cause chain (driver errors wrap ours). */
-function dependencyFailure(err: unknown): string | null {
-  const seen = new Set<unknown>();
-  let e: unknown = err;
-  while (e && typeof e === "object" && !seen.has(e)) {
-    seen.add(e);
-    if (e instanceof DependencyError) return e.dependency;
-    const named = e as { name?: string; code?: string; sourceError?: unknown; cause?: unknown };
-    // SQLSTATE class 08 (connection exception), 57P0x (shutdown), 53300 (too many connections).
-    if (named.name === "NeonDbError" && typeof named.code === "string" && /^(08|57P0|53300)/.test(named.code)) return "sql";
-    if (named.name === "NeonDbError" && !named.code && /connecting to database|fetch/i.test(String((e as Error).message))) return "sql";
-    if (named.name === "UpstashError") return "redis";
-    e = named.sourceError ?? named.cause;
-  }
-  return null;
-}
 
 function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;

@@ -90,10 +90,18 @@ export function audienceMatches(aud: string | string[], expected: string): boole
 }
 
 /**
- * Verifies signature, typ, iss and times. The audience depends on the application the token names
- * (client_id), so the caller checks it with audienceMatches once it knows that application's.
+ * What every token this service signed is checked for, whatever its kind: RS256 pinned, typ
+ * at+jwt, our issuer, a kid of our own key set (jku/x5u/jwk headers ignored), exp/nbf/iat with the
+ * skew, no older than `maxAgeMs`, and the `required` claims present. The claims' shape and the
+ * audience are the caller's to judge. Throws AccessTokenError.
  */
-export async function verifyAccessToken(keys: KeySet, settings: Omit<TokenSettings, "audience">, token: string, now: Date): Promise<AccessClaims> {
+export async function verifySignedToken(
+  keys: KeySet,
+  settings: { issuer: string; maxAgeMs: number },
+  token: string,
+  now: Date,
+  required: string[],
+): Promise<JWTPayload> {
   try {
     const { payload } = await jwtVerify(
       token,
@@ -109,15 +117,25 @@ export async function verifyAccessToken(keys: KeySet, settings: Omit<TokenSettin
         clockTolerance: CLOCK_SKEW_SECONDS,
         currentDate: now,
         // Also rejects an iat in the future (beyond the skew).
-        maxTokenAge: Math.floor(settings.ttlMs / 1000) + CLOCK_SKEW_SECONDS,
-        requiredClaims: ["sub", "sid", "jti", "iat", "exp", "aud"],
+        maxTokenAge: Math.floor(settings.maxAgeMs / 1000) + CLOCK_SKEW_SECONDS,
+        requiredClaims: required,
       },
     );
-    if (!isClaims(payload)) throw new AccessTokenError("invalid_token", "missing or malformed claims");
     return payload;
   } catch (err) {
     if (err instanceof AccessTokenError) throw err;
     if (err instanceof joseErrors.JWTExpired) throw new AccessTokenError("token_expired", "the access token has expired");
     throw new AccessTokenError("invalid_token", "the access token is invalid");
   }
+}
+
+/**
+ * A user access token of this service: verifySignedToken, then the user claims. The audience
+ * depends on the application the token names (client_id), so the caller checks it with
+ * audienceMatches once it knows that application's.
+ */
+export async function verifyAccessToken(keys: KeySet, settings: Omit<TokenSettings, "audience">, token: string, now: Date): Promise<AccessClaims> {
+  const payload = await verifySignedToken(keys, { issuer: settings.issuer, maxAgeMs: settings.ttlMs }, token, now, ["sub", "sid", "jti", "iat", "exp", "aud"]);
+  if (!isClaims(payload)) throw new AccessTokenError("invalid_token", "missing or malformed claims");
+  return payload;
 }

@@ -3,8 +3,8 @@
 // application) and `secret_id` (the client secret that authenticated, so deleting that secret makes
 // its tokens inactive). Also the signature-and-claims check that introspection, ValidateToken and
 // revocation share: any access token this service issues (user or service), whatever its `aud`.
-import { errors as joseErrors, jwtVerify, SignJWT, type JWTPayload } from "jose";
-import { ACCESS_TOKEN_TYPE, CLOCK_SKEW_SECONDS } from "./access-token";
+import { SignJWT, type JWTPayload } from "jose";
+import { ACCESS_TOKEN_TYPE, AccessTokenError, verifySignedToken } from "./access-token";
 import type { KeySet } from "./keys";
 
 export const SERVICE_TOKEN_USE = "service";
@@ -122,26 +122,10 @@ export async function verifyIssuedToken(
 ): Promise<IssuedTokenClaims> {
   let payload: JWTPayload;
   try {
-    ({ payload } = await jwtVerify(
-      token,
-      async (header) => {
-        const key = header.kid ? keys.verificationKeys.get(header.kid) : undefined;
-        if (!key) throw new IssuedTokenError("invalid_token");
-        return key;
-      },
-      {
-        algorithms: ["RS256"],
-        typ: ACCESS_TOKEN_TYPE,
-        issuer: settings.issuer,
-        clockTolerance: CLOCK_SKEW_SECONDS,
-        currentDate: now,
-        maxTokenAge: Math.floor(settings.maxTtlMs / 1000) + CLOCK_SKEW_SECONDS,
-        requiredClaims: ["sub", "jti", "iat", "exp", "aud"],
-      },
-    ));
+    payload = await verifySignedToken(keys, { issuer: settings.issuer, maxAgeMs: settings.maxTtlMs }, token, now, ["sub", "jti", "iat", "exp", "aud"]);
   } catch (err) {
-    if (err instanceof joseErrors.JWTExpired) throw new IssuedTokenError("token_expired");
-    throw new IssuedTokenError("invalid_token");
+    if (err instanceof AccessTokenError) throw new IssuedTokenError(err.reason);
+    throw err;
   }
   const claims = classify(payload);
   if (!claims) throw new IssuedTokenError("invalid_token");

@@ -12,7 +12,7 @@ import { AppError } from "../http/errors";
 import { requestMeta, type AppEnv } from "../http/middleware";
 import { fieldProblems, jsonContent, unstorableText } from "../http/openapi";
 import { describeError, log } from "../runtime/log";
-import { DependencyError } from "../runtime/metrics";
+import { dependencyFailure } from "../runtime/metrics";
 import { readClientCredentials } from "../services/m2m/client-auth";
 import { clientCredentialsGrant } from "../services/m2m/client-credentials";
 import { OAuthError, oauthErrors, toOAuthError } from "../services/m2m/errors";
@@ -177,19 +177,6 @@ function noStore(c: Context<AppEnv>): void {
   c.header("Pragma", "no-cache");
 }
 
-/** A dependency failure anywhere in the cause chain (the drivers wrap ours). */
-function dependencyDown(err: unknown): boolean {
-  const seen = new Set<unknown>();
-  let e: unknown = err;
-  while (e && typeof e === "object" && !seen.has(e)) {
-    seen.add(e);
-    if (e instanceof DependencyError) return true;
-    const named = e as { name?: string; sourceError?: unknown; cause?: unknown };
-    if (named.name === "UpstashError") return true;
-    e = named.sourceError ?? named.cause;
-  }
-  return false;
-}
 
 export function oauthErrorResponse(c: Context<AppEnv>, err: unknown): Response {
   let oauth: OAuthError;
@@ -199,7 +186,7 @@ export function oauthErrorResponse(c: Context<AppEnv>, err: unknown): Response {
     oauth = oauthErrors.invalidRequest("send the parameters as application/x-www-form-urlencoded (or application/json)");
   } else if (err instanceof HTTPException && err.status < 500) {
     oauth = oauthErrors.invalidRequest(/json/i.test(err.message) ? "the request body is not valid JSON" : "the request body could not be read");
-  } else if (dependencyDown(err)) {
+  } else if (dependencyFailure(err) !== null) {
     oauth = new OAuthError(503, "temporarily_unavailable", "a required service is unavailable; try again shortly", { "Retry-After": "1" });
   } else {
     log({ level: "error", msg: "unhandled error", requestId: c.get("requestId"), code: "server_error", ...describeError(err, { stack: true }) });

@@ -13,7 +13,7 @@ import { AppError } from "../http/errors";
 import { requestMeta, type AppEnv } from "../http/middleware";
 import { fieldProblems, jsonContent, unstorableText } from "../http/openapi";
 import { describeError, log } from "../runtime/log";
-import { DependencyError } from "../runtime/metrics";
+import { dependencyFailure } from "../runtime/metrics";
 import { readClientCredentials, type CallerCredentials } from "../services/m2m/client-auth";
 import { OAuthError } from "../services/m2m/errors";
 import { checkTokenForCaller } from "../services/m2m/token-check";
@@ -76,18 +76,6 @@ const route = createRoute({
 
 type Issue = Parameters<typeof fieldProblems>[0][number];
 
-function dependencyDown(err: unknown): boolean {
-  const seen = new Set<unknown>();
-  let e: unknown = err;
-  while (e && typeof e === "object" && !seen.has(e)) {
-    seen.add(e);
-    if (e instanceof DependencyError) return true;
-    const named = e as { name?: string; sourceError?: unknown; cause?: unknown };
-    if (named.name === "UpstashError") return true;
-    e = named.sourceError ?? named.cause;
-  }
-  return false;
-}
 
 export function connectErrorResponse(c: Context<AppEnv>, err: unknown): Response {
   let e: ConnectError;
@@ -99,7 +87,7 @@ export function connectErrorResponse(c: Context<AppEnv>, err: unknown): Response
   else if (err instanceof AppError && err.status < 500) e = new ConnectError(400, "invalid_argument", err.message);
   else if (err instanceof HTTPException && err.status === 415) e = new ConnectError(415, "invalid_argument", "send the request as application/json (Connect unary JSON)");
   else if (err instanceof HTTPException && err.status < 500) e = new ConnectError(400, "invalid_argument", "the request body is not valid JSON");
-  else if (dependencyDown(err)) e = new ConnectError(503, "unavailable", "a required service is unavailable; try again shortly");
+  else if (dependencyFailure(err) !== null) e = new ConnectError(503, "unavailable", "a required service is unavailable; try again shortly");
   else {
     log({ level: "error", msg: "unhandled error", requestId: c.get("requestId"), code: "internal", ...describeError(err, { stack: true }) });
     e = new ConnectError(500, "internal", "an unexpected error occurred");

@@ -45,6 +45,26 @@ export class DependencyError extends Error {
   }
 }
 
+/**
+ * The dependency (sql, redis) whose failure is anywhere in an error's cause chain (the drivers wrap
+ * ours), or null: what every error mapper answers 503 for, in its own shape.
+ */
+export function dependencyFailure(err: unknown): string | null {
+  const seen = new Set<unknown>();
+  let e: unknown = err;
+  while (e && typeof e === "object" && !seen.has(e)) {
+    seen.add(e);
+    if (e instanceof DependencyError) return e.dependency;
+    const named = e as { name?: string; code?: string; sourceError?: unknown; cause?: unknown };
+    // SQLSTATE class 08 (connection exception), 57P0x (shutdown), 53300 (too many connections).
+    if (named.name === "NeonDbError" && typeof named.code === "string" && /^(08|57P0|53300)/.test(named.code)) return "sql";
+    if (named.name === "NeonDbError" && !named.code && /connecting to database|fetch/i.test(String((e as Error).message))) return "sql";
+    if (named.name === "UpstashError") return "redis";
+    e = named.sourceError ?? named.cause;
+  }
+  return null;
+}
+
 /** fetch that counts one round trip for `dependency`, times it, and gives up after timeoutMs. */
 export function meteredFetch(dependency: Dependency, baseFetch: typeof fetch, timeoutMs: () => number): typeof fetch {
   return async (input, init) => {

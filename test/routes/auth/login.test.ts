@@ -139,8 +139,9 @@ describe("login rate limits", () => {
     for (let i = 0; i < 2; i++) {
       const res = await callWithEnv(env, "/auth/login", { json: { email: user.email, password: "wrong-password-77" }, headers: ip(40 + i) });
       expect(res.status).toBe(401);
-      // The failure is counted just after the answer (off the critical path).
-      await settle();
+      // The failure is counted just after the answer (off the critical path). A short wait: the
+      // sliding window must not roll over between these requests.
+      await settle(20);
     }
     const blocked = await callWithEnv(env, "/auth/login", { json: { email: user.email, password: user.password }, headers: ip(45) });
     expect(blocked.status).toBe(429);
