@@ -34,11 +34,18 @@ export async function signAccessToken(
   settings: TokenSettings,
   subject: { userId: string; sessionId: string; email: string; globalRole: GlobalRole; tokenVersion: number; clientId: string },
   now: Date,
+  options: {
+    /** The token id, when it was recorded before signing (org-scoped tokens). */
+    jti?: string;
+    /** Further claims (an organization's `org_*`). */
+    claims?: Record<string, unknown>;
+  } = {},
 ): Promise<{ token: string; expiresIn: number; jti: string }> {
   const iat = Math.floor(now.getTime() / 1000);
   const expiresIn = Math.floor(settings.ttlMs / 1000);
-  const jti = crypto.randomUUID();
+  const jti = options.jti ?? crypto.randomUUID();
   const token = await new SignJWT({
+    ...options.claims,
     sid: subject.sessionId,
     email: subject.email,
     globalRole: subject.globalRole,

@@ -7,6 +7,7 @@ import { assertCookieOrigin, clearRefreshCookie, readRefreshCookie, setRefreshCo
 import { application, tokenApplication } from "../http/application";
 import { bearer, requestMeta, type AppEnv } from "../http/middleware";
 import { createRouter, envelope, errorResponse, jsonBody, jsonContent } from "../http/openapi";
+import { MeOrganizationSchema } from "../http/organization-schemas";
 import { ProfileSchema, profileJson, UserSchema } from "../http/user-schemas";
 import type { IssuedTokens } from "../services/auth/common";
 import { login } from "../services/auth/login";
@@ -188,6 +189,10 @@ const logoutAllRoute = createRoute({
   },
 });
 
+const MeSchema = ProfileSchema.extend({
+  organizations: z.array(MeOrganizationSchema).openapi({ description: "The organizations the user belongs to, with the roles held in each" }),
+}).openapi("CurrentUser");
+
 const meRoute = createRoute({
   method: "get",
   path: "/auth/me",
@@ -196,7 +201,7 @@ const meRoute = createRoute({
   middleware: [bearer] as const,
   summary: "The current user, with active company and business-unit memberships",
   responses: {
-    200: jsonContent(envelope(ProfileSchema), "The current user"),
+    200: jsonContent(envelope(MeSchema), "The current user"),
     401: errorResponse("unauthorized, invalid_token, token_expired, token_revoked"),
   },
 });
@@ -342,7 +347,7 @@ export const authRoutes = createRouter()
   .openapi(meRoute, async (c) => {
     const me = await currentUser(c.get("deps"), c.get("principal"));
     c.header("Cache-Control", "no-store");
-    return c.json({ data: profileJson(me) }, 200);
+    return c.json({ data: { ...profileJson(me), organizations: me.organizations ?? [] } }, 200);
   })
   .openapi(sessionsRoute, async (c) => {
     const sessions = await listSessions(c.get("deps"), c.get("principal"));

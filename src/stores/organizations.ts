@@ -760,3 +760,29 @@ export async function findOrganization(db: Database, id: string): Promise<Organi
   const [r] = await rows<{ o: unknown }>(db, sql`select ${orgJson("o")} as o from organizations o where o.id = ${id}::uuid`);
   return r ? toOrganization(r.o) : null;
 }
+
+// ---- for refresh (an org-scoped session keeps its scope while the membership holds) ----------------
+
+/**
+ * SQL (a scalar subquery, json or null): the organization scope of session `sessionId` of user
+ * `userId` under application `applicationId`, null when the session has none or the membership no
+ * longer holds. Put it in the refresh statement's select list (`... as "organizationScope"`).
+ */
+export function organizationScopeSql(sessionId: SQL, userId: SQL, applicationId: SQL): SQL {
+  return sql`(select json_build_object('id', o.id, 'slug', o.slug, 'roles', x.roles,
+                'customRoles', ${customRolesSql(sql`o.id`)}, 'applicationPermissions', ${applicationPermissionsSql(applicationId)})
+      from session_organizations so join organizations o on o.id = so.organization_id,
+           lateral (select ${memberRolesSql(sql`so.organization_id`, userId)} as roles) x
+      where so.session_id = ${sessionId} and jsonb_array_length(x.roles) > 0)`;
+}
+
+/**
+ * SQL (a CTE body): records an org-scoped token issued by refresh, so a removal revokes it. Give it
+ * the jti the token will be signed with; it writes nothing when the scope does not hold.
+ */
+export function recordOrganizationTokenSql(input: { jti: string; sessionId: SQL; userId: SQL; expiresAt: Date }): SQL {
+  return sql`insert into organization_tokens (jti, organization_id, user_id, session_id, expires_at)
+    select ${input.jti}, so.organization_id, ${input.userId}, so.session_id, ${ts(input.expiresAt)} from session_organizations so
+    where so.session_id = ${input.sessionId}
+      and exists (select 1 from organization_memberships om where om.organization_id = so.organization_id and om.user_id = ${input.userId})`;
+}

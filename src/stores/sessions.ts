@@ -4,6 +4,7 @@ import { sql, type SQL } from "drizzle-orm";
 import type { Database } from "../db/client";
 import type { ApprovalStatus, GlobalRole } from "../db/schema";
 import type { AuditEvent } from "./audit";
+import { organizationScopeSql, recordOrganizationTokenSql } from "./organizations";
 import type { Credentials } from "./users";
 import { jsonb, rows, toDate, ts, type AuditContext } from "./sql";
 
@@ -117,6 +118,8 @@ export interface RotationOutcome {
   sessionTokenVersion: number;
   /** Rotations so far (before this statement). */
   generation: number;
+  /** The session's organization scope when it has one and the membership still holds (json), else null. */
+  organizationScope: unknown;
   email: string;
   globalRole: GlobalRole;
   tokenVersion: number;
@@ -133,7 +136,15 @@ export interface RotationOutcome {
  */
 export async function rotateRefresh(
   db: Database,
-  input: { sessionId: string; applicationId: string; presentedHash: string; nextHash: string; now: Date },
+  input: {
+    sessionId: string;
+    applicationId: string;
+    presentedHash: string;
+    nextHash: string;
+    now: Date;
+    /** The id and expiry of the access token this refresh will sign: recorded when the session is organization-scoped. */
+    accessToken: { jti: string; expiresAt: Date };
+  },
 ): Promise<RotationOutcome | null> {
   const found = await rows<Record<string, unknown>>(
     db,
@@ -153,8 +164,12 @@ export async function rotateRefresh(
             and u.id = sessions.user_id and u.is_active and u.approval_status = 'APPROVED' and u.token_version = sessions.token_version
             and sessions.application_id = ${input.applicationId}::uuid and a.id = sessions.application_id and a.status = 'active'
           returning sessions.id
+        ), recorded as (
+          ${recordOrganizationTokenSql({ jti: input.accessToken.jti, sessionId: sql`${input.sessionId}::uuid`, userId: sql`(select "userId" from target)`, expiresAt: input.accessToken.expiresAt })}
         )
-        select target.*, exists(select 1 from rotated) as rotated from target`,
+        select target.*, exists(select 1 from rotated) as rotated,
+               ${organizationScopeSql(sql`target."sessionId"`, sql`target."userId"`, sql`target."applicationId"`)} as "organizationScope"
+        from target`,
   );
   const r = found[0];
   if (!r) return null;

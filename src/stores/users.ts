@@ -3,6 +3,7 @@ import { sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import type { ApprovalStatus, AuthProvider, GlobalRole } from "../db/schema";
 import type { AuditEvent } from "./audit";
+import { userOrganizationsSql, type UserOrganization } from "./organizations";
 import { liveActingSession, type ActingSession } from "./sessions";
 import { rows, toDate, ts } from "./sql";
 
@@ -108,6 +109,8 @@ export interface UserProfile {
   updatedAt: Date;
   companyMemberships: CompanyMembershipView[];
   businessUnitMemberships: BusinessUnitMembershipView[];
+  /** With `organizations: true` (/auth/me): the user's organizations and roles in each. */
+  organizations?: UserOrganization[];
 }
 
 /** The user with active memberships, in one statement, plus whether the acting session is still live (see liveActingSession). */
@@ -116,6 +119,7 @@ export async function loadProfile(
   userId: string,
   actor: ActingSession | null,
   now: Date,
+  options: { organizations?: boolean } = {},
 ): Promise<(UserProfile & { sessionActive: boolean }) | null> {
   const found = await rows<Record<string, unknown>>(
     db,
@@ -128,6 +132,7 @@ export async function loadProfile(
                            order by bm.company_id, bm.business_unit_id)
                     from business_unit_memberships bm where bm.user_id = u.id and bm.is_active), '[]'::json) as "businessUnitMemberships",
           ${actor ? liveActingSession(actor, sql`u.id`, now) : sql`false`} as "sessionActive"
+          ${options.organizations ? sql`, ${userOrganizationsSql(sql`u.id`)} as "organizations"` : sql``}
         from users u where u.id = ${userId}::uuid`,
   );
   const r = found[0];
@@ -139,6 +144,7 @@ export async function loadProfile(
     updatedAt: toDate(r.updatedAt)!,
     companyMemberships: parseJson(r.companyMemberships) as CompanyMembershipView[],
     businessUnitMemberships: parseJson(r.businessUnitMemberships) as BusinessUnitMembershipView[],
+    ...(options.organizations ? { organizations: (parseJson(r.organizations) ?? []) as UserOrganization[] } : {}),
   };
 }
 

@@ -63,6 +63,8 @@ export async function issueTokens(
   subject: { userId: string; email: string; globalRole: GlobalRole; tokenVersion: number },
   session: { sessionId: string; refreshSecret: string; expiresAt: Date },
   application: TokenApplication,
+  /** The access token's id and further claims (an organization-scoped session's `org_*`). */
+  access: { jti?: string; claims?: Record<string, unknown> } = {},
 ): Promise<IssuedTokens> {
   const now = deps.clock.now();
   const keys = await deps.keys();
@@ -71,6 +73,7 @@ export async function issueTokens(
     { issuer: deps.config.jwt.issuer, audience: application.audience, ttlMs: deps.config.jwt.accessTokenTtlMs },
     { ...subject, sessionId: session.sessionId, clientId: application.id },
     now,
+    access,
   );
   return {
     accessToken: token,

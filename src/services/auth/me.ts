@@ -7,7 +7,7 @@ import { assertCurrent, type Principal } from "./bearer";
 export type Me = Omit<UserProfile, "tokenVersion">;
 
 export async function currentUser(deps: Deps, principal: Principal): Promise<Me> {
-  const [, profile] = await Promise.all([principal.markers, loadProfile(deps.db, principal.userId, principal.acting, deps.clock.now())]);
+  const [, profile] = await Promise.all([principal.markers, loadProfile(deps.db, principal.userId, principal.acting, deps.clock.now(), { organizations: true })]);
   assertCurrent(principal, profile);
   const { tokenVersion: _tv, sessionActive: _sa, ...me } = profile!;
   return me;

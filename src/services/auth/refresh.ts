@@ -22,6 +22,7 @@ import type { Deps } from "../../deps";
 import { AppError } from "../../http/errors";
 import { revokeSession, rotateRefresh, type RotationOutcome } from "../../stores/sessions";
 import type { CallingApplication } from "../applications/resolve";
+import { organizationClaimsFromScope } from "../organizations/token";
 import { issueTokens, type IssuedTokens, type RequestMeta } from "./common";
 
 export const invalidRefreshToken = () => new AppError(401, "invalid_refresh_token", "The refresh token is invalid");
@@ -49,10 +50,16 @@ export async function refresh(deps: Deps, application: CallingApplication, prese
   const successor = await successorSecret(keys.refreshKey, token);
   const [presentedHash, nextHash] = await Promise.all([sha256(token.secret), sha256(successor)]);
   const now = deps.clock.now();
+  // The access token's id and expiry, known before the statement: an organization-scoped session
+  // records the token it is about to get, so removing the member revokes it at once.
+  const accessToken = {
+    jti: crypto.randomUUID(),
+    expiresAt: new Date((Math.floor(now.getTime() / 1000) + Math.floor(deps.config.jwt.accessTokenTtlMs / 1000)) * 1000),
+  };
 
   let outcome: RotationOutcome | null = null;
   for (let attempt = 1; ; attempt++) {
-    outcome = await rotateRefresh(deps.db, { sessionId: token.sessionId, applicationId: application.id, presentedHash, nextHash, now });
+    outcome = await rotateRefresh(deps.db, { sessionId: token.sessionId, applicationId: application.id, presentedHash, nextHash, now, accessToken });
     // Another application's session is not this caller's to rotate, end or even learn about.
     if (!outcome) throw invalidRefreshToken();
     if (outcome.applicationId !== application.id) throw new OtherApplicationSession();
@@ -83,6 +90,8 @@ export async function refresh(deps: Deps, application: CallingApplication, prese
       { userId: found.userId, email: found.email, globalRole: found.globalRole, tokenVersion: found.tokenVersion },
       { sessionId: found.sessionId, refreshSecret: successor, expiresAt: found.expiresAt },
       application,
+      // Still a member: the organization scope carries on; removed: an unscoped token.
+      { jti: accessToken.jti, claims: { ...organizationClaimsFromScope(found.organizationScope) } },
     );
 
   if (found.rotated) return issue();

@@ -120,3 +120,21 @@ describe("granting", () => {
     }
   });
 });
+
+describe("GET /auth/me", () => {
+  it("lists the user's organizations with the roles held, and drops one the user was removed from", async () => {
+    const owner = await member();
+    const org = await createOrganization(owner, { name: "Acme Me" });
+    const other = await createOrganization(owner, { name: "Other Me" });
+    const m = await memberWith(org.id, ["admin"]);
+    const me = async (headers: Record<string, string>) => (await json(await call("/auth/me", { headers }))).data.organizations;
+    expect(await me(m.headers)).toEqual([{ id: org.id, slug: org.slug, name: "Acme Me", parentId: null, roles: ["admin"] }]);
+    expect((await me(owner.headers)).map((o: { name: string; roles: string[] }) => [o.name, o.roles])).toEqual([
+      ["Acme Me", ["owner"]],
+      ["Other Me", ["owner"]],
+    ]);
+    expect((await call(`/auth/organizations/${org.id}/members/${m.user.id}`, { method: "DELETE", headers: owner.headers })).status).toBe(200);
+    expect(await me(m.headers)).toEqual([]);
+    expect(other.id).not.toBe(org.id);
+  });
+});

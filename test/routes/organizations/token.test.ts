@@ -2,7 +2,6 @@
 // roles grant them under the token's application, organization permissions never without org_id,
 // and death at once after the member is removed (also with Redis down), or with the session.
 import { beforeAll, describe, expect, it } from "vitest";
-import { organizationScopeForRefresh } from "../../../src/services/organizations/token";
 import { applicationWithKey, resetAdmin } from "../../helpers/app-registry";
 import { call, json } from "../../helpers/http";
 import { claimsOf, createOrganization, defineRole, member, memberWith, orgToken, setRoles } from "../../helpers/organizations";
@@ -92,20 +91,26 @@ describe("POST /auth/organizations/{orgId}/token", () => {
     const org = await createOrganization(owner);
     const m = await memberWith(org.id, ["admin"]);
     const token = (await json(await orgToken(m, org.id))).data.accessToken;
-    const sid = claimsOf(token).sid;
-    const d = deps();
-    const scopeArgs = () => ({ sessionId: sid, userId: m.user.id, applicationId: claimsOf(token).client_id, jti: crypto.randomUUID(), expiresAt: new Date(Date.now() + 60_000) });
-    expect(await organizationScopeForRefresh(d, scopeArgs())).toMatchObject({ org_id: org.id, org_roles: ["admin"] });
+    // While a member, a refresh of the session keeps the organization (and that token is recorded too).
+    const refreshed = (await json(await call("/auth/refresh", { json: { refreshToken: m.session.refreshToken } }))).data;
+    expect(claimsOf(refreshed.accessToken)).toMatchObject({ org_id: org.id, org_slug: org.slug, org_roles: ["admin"] });
+    expect(claimsOf(refreshed.accessToken).org_permissions).toContain("members:write");
 
     expect((await call(`/auth/organizations/${org.id}/members/${m.user.id}`, { method: "DELETE", headers: owner.headers })).status).toBe(200);
-    for (const path of ["/auth/me", `/auth/organizations/${org.id}`]) {
-      const res = await call(path, { headers: bearer(token) });
-      expect(res.status).toBe(401);
-      expect((await json(res)).error.code).toBe("token_revoked");
+    for (const t of [token, refreshed.accessToken]) {
+      for (const path of ["/auth/me", `/auth/organizations/${org.id}`]) {
+        const res = await call(path, { headers: bearer(t) });
+        expect(res.status).toBe(401);
+        expect((await json(res)).error.code).toBe("token_revoked");
+      }
     }
-    // The session itself lives on, unscoped: its plain token works, and a refresh would carry no organization.
-    expect((await call("/auth/me", { headers: m.headers })).status).toBe(200);
-    expect(await organizationScopeForRefresh(d, scopeArgs())).toBeNull();
+    // The session itself lives on, unscoped: the next refresh carries no organization, and its token works.
+    const after = await call("/auth/refresh", { json: { refreshToken: refreshed.refreshToken } });
+    expect(after.status).toBe(200);
+    const plain = (await json(after)).data.accessToken;
+    expect(claimsOf(plain).org_id).toBeUndefined();
+    expect(claimsOf(plain).org_permissions).toBeUndefined();
+    expect((await call("/auth/me", { headers: bearer(plain) })).status).toBe(200);
   });
 
   it("with Redis down at removal, Postgres still refuses the token on routes that check it", async () => {
@@ -133,14 +138,10 @@ describe("POST /auth/organizations/{orgId}/token", () => {
     const org = await createOrganization(owner);
     const m = await memberWith(org.id, ["viewer"]);
     const token = (await json(await orgToken(m, org.id))).data.accessToken;
+    expect(claimsOf(token).org_roles).toEqual(["viewer"]);
     await setRoles(org.id, m.user.id, ["member"]);
-    const scope = await organizationScopeForRefresh(deps(), {
-      sessionId: claimsOf(token).sid,
-      userId: m.user.id,
-      applicationId: claimsOf(token).client_id,
-      jti: crypto.randomUUID(),
-      expiresAt: new Date(Date.now() + 60_000),
-    });
-    expect(scope).toMatchObject({ org_id: org.id, org_roles: ["member"] });
+    const res = await call("/auth/refresh", { json: { refreshToken: m.session.refreshToken } });
+    expect(res.status).toBe(200);
+    expect(claimsOf((await json(res)).data.accessToken)).toMatchObject({ org_id: org.id, org_roles: ["member"] });
   });
 });
