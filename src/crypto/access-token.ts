@@ -29,6 +29,33 @@ export interface TokenSettings {
   ttlMs: number;
 }
 
+/**
+ * Signs an access token of this service (RS256, typ at+jwt, the current signing key's kid):
+ * `claims` plus the registered ones. Every kind of access token (user, organization-scoped,
+ * service) is signed here.
+ */
+export async function signToken(
+  keys: KeySet,
+  token: { issuer: string; audience: string; subject: string; ttlMs: number; jti?: string },
+  claims: Record<string, unknown>,
+  now: Date,
+): Promise<{ token: string; expiresIn: number; jti: string; expiresAt: Date }> {
+  const iat = Math.floor(now.getTime() / 1000);
+  const expiresIn = Math.floor(token.ttlMs / 1000);
+  const jti = token.jti ?? crypto.randomUUID();
+  const signed = await new SignJWT(claims)
+    .setProtectedHeader({ alg: "RS256", typ: ACCESS_TOKEN_TYPE, kid: keys.signingKid })
+    .setIssuer(token.issuer)
+    .setAudience(token.audience)
+    .setSubject(token.subject)
+    .setJti(jti)
+    .setIssuedAt(iat)
+    .setNotBefore(iat)
+    .setExpirationTime(iat + expiresIn)
+    .sign(keys.signingKey);
+  return { token: signed, expiresIn, jti, expiresAt: new Date((iat + expiresIn) * 1000) };
+}
+
 export async function signAccessToken(
   keys: KeySet,
   settings: TokenSettings,
@@ -41,27 +68,19 @@ export async function signAccessToken(
     claims?: Record<string, unknown>;
   } = {},
 ): Promise<{ token: string; expiresIn: number; jti: string }> {
-  const iat = Math.floor(now.getTime() / 1000);
-  const expiresIn = Math.floor(settings.ttlMs / 1000);
-  const jti = options.jti ?? crypto.randomUUID();
-  const token = await new SignJWT({
-    ...options.claims,
-    sid: subject.sessionId,
-    email: subject.email,
-    globalRole: subject.globalRole,
-    tv: subject.tokenVersion,
-    client_id: subject.clientId,
-  })
-    .setProtectedHeader({ alg: "RS256", typ: ACCESS_TOKEN_TYPE, kid: keys.signingKid })
-    .setIssuer(settings.issuer)
-    .setAudience(settings.audience)
-    .setSubject(subject.userId)
-    .setJti(jti)
-    .setIssuedAt(iat)
-    .setNotBefore(iat)
-    .setExpirationTime(iat + expiresIn)
-    .sign(keys.signingKey);
-  return { token, expiresIn, jti };
+  return signToken(
+    keys,
+    { issuer: settings.issuer, audience: settings.audience, subject: subject.userId, ttlMs: settings.ttlMs, jti: options.jti },
+    {
+      ...options.claims,
+      sid: subject.sessionId,
+      email: subject.email,
+      globalRole: subject.globalRole,
+      tv: subject.tokenVersion,
+      client_id: subject.clientId,
+    },
+    now,
+  );
 }
 
 export type AccessTokenFailure = "token_expired" | "invalid_token";

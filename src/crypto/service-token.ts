@@ -3,8 +3,8 @@
 // application) and `secret_id` (the client secret that authenticated, so deleting that secret makes
 // its tokens inactive). Also the signature-and-claims check that introspection, ValidateToken and
 // revocation share: any access token this service issues (user or service), whatever its `aud`.
-import { SignJWT, type JWTPayload } from "jose";
-import { ACCESS_TOKEN_TYPE, AccessTokenError, verifySignedToken } from "./access-token";
+import type { JWTPayload } from "jose";
+import { AccessTokenError, signToken, verifySignedToken } from "./access-token";
 import type { KeySet } from "./keys";
 
 export const SERVICE_TOKEN_USE = "service";
@@ -23,25 +23,12 @@ export async function signServiceToken(
   subject: ServiceTokenSubject,
   now: Date,
 ): Promise<{ token: string; expiresIn: number; jti: string; expiresAt: Date }> {
-  const iat = Math.floor(now.getTime() / 1000);
-  const expiresIn = Math.floor(settings.ttlMs / 1000);
-  const jti = crypto.randomUUID();
-  const token = await new SignJWT({
-    client_id: subject.applicationId,
-    scope: subject.scopes.join(" "),
-    token_use: SERVICE_TOKEN_USE,
-    secret_id: subject.secretId,
-  })
-    .setProtectedHeader({ alg: "RS256", typ: ACCESS_TOKEN_TYPE, kid: keys.signingKid })
-    .setIssuer(settings.issuer)
-    .setAudience(subject.audience)
-    .setSubject(subject.serviceAccountId)
-    .setJti(jti)
-    .setIssuedAt(iat)
-    .setNotBefore(iat)
-    .setExpirationTime(iat + expiresIn)
-    .sign(keys.signingKey);
-  return { token, expiresIn, jti, expiresAt: new Date((iat + expiresIn) * 1000) };
+  return signToken(
+    keys,
+    { issuer: settings.issuer, audience: subject.audience, subject: subject.serviceAccountId, ttlMs: settings.ttlMs },
+    { client_id: subject.applicationId, scope: subject.scopes.join(" "), token_use: SERVICE_TOKEN_USE, secret_id: subject.secretId },
+    now,
+  );
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
