@@ -21,6 +21,11 @@ export interface ServerTiming {
   redis: number;
   sqlMs: number;
   redisMs: number;
+  /** The critical path: sequential waits on the origin (overlapping round trips count once) and
+   *  the time they took (the union of the overlapping waits); absent from a Worker that does not
+   *  report it. */
+  path?: number;
+  pathMs?: number;
 }
 
 export interface TimedResponse {
@@ -42,7 +47,7 @@ export async function timedFetch(url: string, init: RequestInit = {}): Promise<T
   }
 }
 
-/** `sql;dur=1.2;desc="1 round trips", redis;dur=0.8;desc="0 round trips", total;dur=3.1` */
+/** `sql;dur=1.2;desc="1 round trips", redis;dur=0.8;desc="0 round trips", path;dur=1.3;desc="1 sequential waits", total;dur=3.1` */
 export function parseServerTiming(value: string | null | undefined): ServerTiming | undefined {
   if (!value) return undefined;
   const entry = (name: string) => {
@@ -51,7 +56,9 @@ export function parseServerTiming(value: string | null | undefined): ServerTimin
   };
   const sql = entry("sql");
   const redis = entry("redis");
-  return sql && redis ? { sql: sql.count, redis: redis.count, sqlMs: sql.ms, redisMs: redis.ms } : undefined;
+  if (!sql || !redis) return undefined;
+  const path = /(?:^|,)\s*path;dur=([\d.]+);desc="(\d+) sequential waits?"/.exec(value);
+  return { sql: sql.count, redis: redis.count, sqlMs: sql.ms, redisMs: redis.ms, ...(path ? { path: Number(path[2]), pathMs: Number(path[1]) } : {}) };
 }
 
 /** A Sample from a timed response: expected when the status is the expected one and `check` agrees. */
@@ -131,6 +138,7 @@ export function statusCounts(samples: Sample[]): Record<string, number> {
 export function serverTimingPerRequest(samples: Sample[]): ServerTiming | null {
   const withTiming = samples.filter((s) => s.serverTiming).map((s) => s.serverTiming!);
   if (withTiming.length === 0) return null;
-  const mean = (key: keyof ServerTiming) => Math.round((withTiming.reduce((sum, t) => sum + t[key], 0) / withTiming.length) * 100) / 100;
-  return { sql: mean("sql"), redis: mean("redis"), sqlMs: mean("sqlMs"), redisMs: mean("redisMs") };
+  const mean = (key: keyof ServerTiming) => Math.round((withTiming.reduce((sum, t) => sum + (t[key] ?? 0), 0) / withTiming.length) * 100) / 100;
+  const path = withTiming.every((t) => t.path !== undefined) ? { path: mean("path"), pathMs: mean("pathMs") } : {};
+  return { sql: mean("sql"), redis: mean("redis"), sqlMs: mean("sqlMs"), redisMs: mean("redisMs"), ...path };
 }

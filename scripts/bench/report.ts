@@ -21,6 +21,15 @@ export interface OpResult {
   /** The Worker's own view (Server-Timing, means per request): round trips, for cross-checking the
    *  endpoint counters, and ms spent waiting on them. */
   serverTimingPerRequest: ServerTiming | null;
+  /** The critical path, from Server-Timing: mean sequential waits on the origin per request
+   *  (overlapping round trips count once), and the mean time the Worker spent in them; null when
+   *  the Worker did not report it. */
+  pathPerRequest: number | null;
+  pathMsPerRequest: number | null;
+  /** With added latency (--sql-latency / --redis-latency): pathMsPerRequest divided by the larger
+   *  added latency, i.e. the critical path in round-trip times (a Redis check alongside a SQL
+   *  statement adds 0); null without added latency. */
+  pathOverLatency: number | null;
   /** Answers other than the expected status (or failed requests). */
   errors: number;
   statuses: Record<string, number>;
@@ -46,9 +55,14 @@ function statusText(statuses: Record<string, number>): string {
     .join(" ");
 }
 
-/** A plain-text table (also valid Markdown, so it can be pasted into the README as is). */
-export function formatTable(rows: OpResult[]): string {
-  const header = ["op", "conc", "reqs", "req/s", "p50 ms", "p95 ms", "p99 ms", "SQL/req", "Redis/req", "errors", "statuses"];
+/**
+ * A plain-text table (also valid Markdown, so it can be pasted into the README as is). `path` is
+ * the critical path per request (sequential waits, from Server-Timing); with `latencyColumn`, also
+ * "path ms ÷ latency".
+ */
+export function formatTable(rows: OpResult[], options: { latencyColumn?: boolean } = {}): string {
+  const withLatency = options.latencyColumn === true;
+  const header = ["op", "conc", "reqs", "req/s", "p50 ms", "p95 ms", "p99 ms", "SQL/req", "Redis/req", "path", ...(withLatency ? ["path ms ÷ latency"] : []), "errors", "statuses"];
   const body = rows.map((r) => [
     `${r.name} (${r.label})`,
     String(r.concurrency),
@@ -59,11 +73,13 @@ export function formatTable(rows: OpResult[]): string {
     fmtMs(r.latencyMs?.p99),
     fmtRt(r.sqlPerRequest),
     fmtRt(r.redisPerRequest),
+    r.pathPerRequest === null ? "n/a" : r.pathPerRequest.toFixed(2),
+    ...(withLatency ? [r.pathOverLatency === null ? "n/a" : r.pathOverLatency.toFixed(2)] : []),
     String(r.errors),
     statusText(r.statuses),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i].length)));
-  const right = new Set([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  const right = new Set(header.map((_, i) => i).filter((i) => i > 0 && i < header.length - 1));
   const line = (cells: string[]) => `| ${cells.map((c, i) => (right.has(i) ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join(" | ")} |`;
   const rule = `|${widths.map((w, i) => (right.has(i) ? "-".repeat(w + 1) + ":" : "-".repeat(w + 2))).join("|")}|`;
   return [line(header), rule, ...body.map(line)].join("\n");
@@ -78,4 +94,39 @@ export function formatRatios(ratios: Ratio[]): string {
       return `  ${r.description.padEnd(width)}  ${value.padStart(6)}  ${(r.target ?? "").padEnd(12)}  ${mark}`;
     })
     .join("\n");
+}
+
+/** One operation at one concurrency under both runtimes (--compare-runtimes). */
+export interface RuntimeComparison {
+  name: string;
+  label: string;
+  concurrency: number;
+  miniflare: OpResult;
+  wrangler: OpResult;
+}
+
+/** The runtimes side by side: req/s and latency under each, and how much faster Miniflare's is. */
+export function formatRuntimeComparison(rows: RuntimeComparison[]): string {
+  const header = ["op", "conc", "Miniflare req/s", "p50 ms", "p99 ms", "wrangler dev req/s", "p50 ms", "p99 ms", "req/s ×", "p50 saved ms"];
+  const body = rows.map((r) => {
+    const m = r.miniflare;
+    const w = r.wrangler;
+    const saved = m.latencyMs && w.latencyMs ? w.latencyMs.p50 - m.latencyMs.p50 : undefined;
+    return [
+      `${r.name} (${r.label})`,
+      String(r.concurrency),
+      fmtRps(m.rps),
+      fmtMs(m.latencyMs?.p50),
+      fmtMs(m.latencyMs?.p99),
+      fmtRps(w.rps),
+      fmtMs(w.latencyMs?.p50),
+      fmtMs(w.latencyMs?.p99),
+      w.rps > 0 ? (m.rps / w.rps).toFixed(2) : "n/a",
+      saved === undefined ? "-" : saved.toFixed(2),
+    ];
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i].length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => (i > 0 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join(" | ")} |`;
+  const rule = `|${widths.map((w, i) => (i > 0 ? "-".repeat(w + 1) + ":" : "-".repeat(w + 2))).join("|")}|`;
+  return [line(header), rule, ...body.map(line)].join("\n");
 }

@@ -36,6 +36,8 @@ interface OpRow {
   redisPerRequest: number | null;
   latencyMs: { p50: number; p95: number; p99: number } | null;
   rps: number;
+  pathPerRequest: number | null;
+  pathOverLatency: number | null;
 }
 
 const dir = mkdtempSync(join(tmpdir(), "edge-auth-bench-"));
@@ -49,13 +51,17 @@ describe("npm run bench", () => {
       ARGON2_TIME: "1",
     });
     expect(res.code, res.stderr + res.stdout).toBe(0);
-    expect(res.stdout).toMatch(/\| op +\| conc \| reqs \| req\/s \| p50 ms \| p95 ms \| p99 ms \| SQL\/req \| Redis\/req \| errors \| statuses \|/);
+    expect(res.stdout).toMatch(/\| op +\| conc \| reqs \| req\/s \| p50 ms \| p95 ms \| p99 ms \| SQL\/req \| Redis\/req \| path \| errors \| statuses \|/);
+    // No added latency: no "path ms ÷ latency" column.
+    expect(res.stdout).not.toContain("path ms ÷ latency");
     expect(res.stdout).toContain("Ratios:");
     expect(res.stdout).toContain(`JSON: ${jsonPath}`);
 
     const report = JSON.parse(readFileSync(jsonPath, "utf8"));
     expect(report.ok).toBe(true);
     expect(report.argon2).toEqual({ memoryKiB: 1024, iterations: 1, parallelism: 1 });
+    // The default runtime: the bundle served through Miniflare's API, not wrangler dev.
+    expect(report.target.mode).toBe("own Worker (miniflare)");
     const ops = new Map<string, OpRow>((report.ops as OpRow[]).map((o) => [o.name, o]));
     expect([...ops.keys()].sort()).toEqual(
       [
@@ -80,6 +86,14 @@ describe("npm run bench", () => {
       expect(op.rps).toBeGreaterThan(0);
     }
     expect(ops.get("login")!.requests).toBe(12);
+
+    // The critical path, from the Worker's Server-Timing: the JWKS never waits on the origin, and
+    // /auth/me waits once (its Redis marker check runs alongside its SQL statement).
+    expect(ops.get("health")!.pathPerRequest).toBe(0);
+    expect(ops.get("jwks")!.pathPerRequest).toBe(0);
+    expect(ops.get("auth_me")!.pathPerRequest).toBe(1);
+    expect(ops.get("refresh")!.pathPerRequest).toBe(1);
+    for (const op of ops.values()) expect(op.pathOverLatency, op.name).toBeNull();
 
     // DESIGN.md section 7, from the endpoints' counters over each measured window.
     const rt = (name: string) => ({ sql: ops.get(name)!.sqlPerRequest!, redis: ops.get(name)!.redisPerRequest! });
@@ -117,6 +131,31 @@ describe("npm run bench", () => {
     await expect(fetch(`${report.target.url}/health`, { signal: AbortSignal.timeout(2_000) })).rejects.toThrow();
   });
 
+  it("--compare-runtimes serves the same Worker under Miniflare and under wrangler dev, side by side, and stops both", { timeout: 180_000 }, async () => {
+    const jsonPath = join(dir, "compare.json");
+    const res = await bench(["--compare-runtimes", "--requests", "6", "--warmup", "2", "--concurrency", "2", "--json", jsonPath], { ARGON2_MEMORY: "1024", ARGON2_TIME: "1" });
+    expect(res.code, res.stderr + res.stdout).toBe(0);
+    expect(res.stdout).toMatch(/\| op +\| conc \| Miniflare req\/s \| p50 ms \| p99 ms \| wrangler dev req\/s \| p50 ms \| p99 ms \| req\/s × \| p50 saved ms \|/);
+    const report = JSON.parse(readFileSync(jsonPath, "utf8"));
+    expect(report.ok).toBe(true);
+    const rows = report.runtimeComparison as { name: string; concurrency: number; miniflare: OpRow; wrangler: OpRow }[];
+    expect(rows.map((r) => `${r.name}@${r.concurrency}`)).toEqual(["health@2", "health@1", "refresh@2", "refresh@1", "auth_me@2", "auth_me@1"]);
+    for (const row of rows) {
+      for (const op of [row.miniflare, row.wrangler]) {
+        expect(op.errors, `${row.name}: ${JSON.stringify(op.statuses)}`).toBe(0);
+        expect(op.requests).toBe(6);
+      }
+      // The same Worker either way: the same critical path.
+      expect(row.miniflare.pathPerRequest, row.name).toBe(row.wrangler.pathPerRequest);
+    }
+    const urls = Object.values(report.target.urls as Record<string, string>);
+    expect(urls).toHaveLength(2);
+    for (const url of urls) {
+      expect(new URL(url).hostname).toBe("127.0.0.1");
+      await expect(fetch(`${url}/health`, { signal: AbortSignal.timeout(2_000) })).rejects.toThrow();
+    }
+  });
+
   it("refuses a target off loopback, and explains itself", async () => {
     const refused = await bench(["--url", "http://192.0.2.1:8787"], {}, 30_000);
     expect(refused.code).toBe(2);
@@ -125,5 +164,13 @@ describe("npm run bench", () => {
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/usage: npm run bench/);
     expect(help.stdout).toMatch(/--sql-latency MS/);
+    expect(help.stdout).toMatch(/--runtime R/);
+    expect(help.stdout).toMatch(/--compare-runtimes/);
+    const badRuntime = await bench(["--runtime", "node"], {}, 30_000);
+    expect(badRuntime.code).toBe(2);
+    expect(badRuntime.stderr).toMatch(/--runtime must be miniflare or wrangler/);
+    const both = await bench(["--url", "http://127.0.0.1:8787", "--compare-runtimes"], {}, 30_000);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/--url targets a running one/);
   });
 });
