@@ -43,6 +43,8 @@ const MODULE_TYPES: [RegExp, ModuleType][] = [
   [/\.txt$/, "text"],
 ];
 
+const SIGNALS = ["SIGINT", "SIGTERM"] as const;
+
 export interface MiniflareWorker {
   readonly url: string;
   stop(): Promise<void>;
@@ -61,6 +63,11 @@ export async function startMiniflareWorker(options: { name: string; outdir: stri
   // wrangler names the entry after the script; the other modules are wasm and text.
   const entries = Object.keys(modules).filter((name) => modules[name].type === "esm");
   if (entries.length !== 1) throw new Error(`${options.outdir}: expected one JavaScript entry module, found ${entries.length}`);
+  // Miniflare answers SIGINT/SIGTERM itself by killing workerd and exiting at once, which would cut
+  // short the bench's own cleanup (the stack, a wrangler dev Worker, the run's folder): the bench
+  // disposes of Miniflare in that cleanup instead, so its signal listeners are taken off again
+  // (its exit hook, which kills workerd when the process exits anyway, stays).
+  const before = new Map(SIGNALS.map((signal) => [signal, new Set(process.listeners(signal))]));
   const mf = new Miniflare({
     workers: [
       {
@@ -78,7 +85,14 @@ export async function startMiniflareWorker(options: { name: string; outdir: stri
     logRequests: false,
     handleStructuredLogs: ({ timestamp, level, message }) => appendFileSync(options.log, `${new Date(timestamp).toISOString()} ${level} ${message}\n`),
   });
-  const ready = await mf.ready;
+  let ready: URL;
+  try {
+    ready = await mf.ready;
+  } finally {
+    for (const signal of SIGNALS) {
+      for (const listener of process.listeners(signal)) if (!before.get(signal)!.has(listener)) process.removeListener(signal, listener);
+    }
+  }
   let stopped: Promise<void> | undefined;
   return {
     url: ready.origin,
