@@ -1,7 +1,8 @@
-// The bench's yardstick for login (DESIGN.md section 7: login within 1.2x of one bare Argon2id
-// hash with the same parameters in the same runtime). A second Worker, run by `npm run bench`
-// under `wrangler dev` with the service's wrangler.toml (same compatibility date and flags, same
-// CompiledWasm rule), that does nothing but the password check of a sign-in: the service's own
+// The bench's yardstick for login (DESIGN.md section 7: login within 1.1x of one bare Argon2id
+// hash with the same parameters in the same runtime). A second Worker, run by `npm run bench` in
+// the same runtime as the service (bundled by wrangler and served by Miniflare, or under
+// `wrangler dev` with --runtime wrangler) with the service's wrangler.toml (same compatibility
+// date and flags, same CompiledWasm rule), that does nothing but the password check of a sign-in: the service's own
 // verifyPassword, over the same precompiled hash-wasm module. The bench sends it the very PHC string
 // login verifies against, so the parameters are those of the stored hash, and times it from the
 // client like login (inside workerd the clock does not advance during CPU work).
