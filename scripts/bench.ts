@@ -21,7 +21,7 @@
 // measures /health, refresh and /auth/me under both runtimes, side by side.
 import { execFileSync, fork } from "node:child_process";
 import { generateKeyPairSync, randomBytes } from "node:crypto";
-import { closeSync, existsSync, mkdirSync, openSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -216,6 +216,7 @@ async function startStackProcess(): Promise<StackReady> {
       m.type === "ready" ? resolve(m) : reject(new Error(`the local stack did not start: ${m.message}`)),
     );
     child.once("exit", (code) => reject(new Error(`the local stack exited (code ${code}) before it was ready`)));
+    setTimeout(() => reject(new Error("the local stack did not start within 90 s")), 90_000).unref();
   });
 }
 
@@ -228,6 +229,15 @@ async function takePorts(count: number): Promise<number[]> {
       for (const p of ports) handedOut.add(p);
       return ports;
     }
+  }
+}
+
+/** The last lines of a Worker's log, for an error that must explain itself where the folder is not kept (CI). */
+function logTail(path: string, lines = 40): string {
+  try {
+    return readFileSync(path, "utf8").trimEnd().split("\n").slice(-lines).join("\n") || "(empty)";
+  } catch {
+    return "(no log written)";
   }
 }
 
@@ -249,7 +259,9 @@ async function launchWorker(
     cleanups.push({ what: which.what, run: () => worker.stop() });
     const ready = await timedFetch(`${worker.url}/health`);
     if (ready.status !== 200) {
-      throw new Error(`the ${which.what} answered /health with ${ready.status || ready.error}; see ${relative(process.cwd(), join(RUN_DIR, which.log))}`);
+      throw new Error(
+        `the ${which.what} answered /health with ${ready.status || ready.error}; the end of ${relative(process.cwd(), join(RUN_DIR, which.log))}:\n${logTail(join(RUN_DIR, which.log))}`,
+      );
     }
     return worker.url;
   }
@@ -269,8 +281,12 @@ async function launchWorker(
   });
   closeSync(log);
   cleanups.push({ what: which.what, run: () => worker.stop() });
-  if (!(await worker.waitForReady("/health", 120_000))) {
-    throw new Error(`the ${which.what} did not start; see ${relative(process.cwd(), join(RUN_DIR, which.log))}`);
+  if (!(await worker.waitForReady("/health", 90_000))) {
+    const code = worker.child.exitCode ?? worker.child.signalCode;
+    throw new Error(
+      `the ${which.what} did not answer /health within 90 s${code === null ? "" : ` (wrangler exited: ${code})`}; ` +
+        `the end of ${relative(process.cwd(), join(RUN_DIR, which.log))}:\n${logTail(join(RUN_DIR, which.log))}`,
+    );
   }
   return worker.url;
 }
@@ -366,7 +382,11 @@ async function main(): Promise<number> {
     sqlControl = stack.sqlUrl;
     redisControl = stack.redisUrl;
     backends = stack.describe;
-    const [miniflareUrl, wranglerUrl] = await Promise.all([launchApiWorker(stack, "miniflare"), launchApiWorker(stack, "wrangler")]);
+    // One after the other: two wrangler processes bundling the same Worker in one project at once
+    // contend for .wrangler/tmp, and the runtimes' start-up is not what is measured.
+    const miniflareUrl = await launchApiWorker(stack, "miniflare");
+    progress(`Worker under Miniflare ${miniflareUrl}; starting it under wrangler dev`);
+    const wranglerUrl = await launchApiWorker(stack, "wrangler");
     Object.assign(runtimeUrls, { miniflare: miniflareUrl, wrangler: wranglerUrl });
     apiUrl = miniflareUrl;
     progress(`Worker under Miniflare ${miniflareUrl}, under wrangler dev ${wranglerUrl}; ${backends}`);

@@ -29,7 +29,8 @@ export function wranglerCompatibility(): { compatibilityDate: string; compatibil
 export async function bundleWorker(outdir: string, script?: string): Promise<void> {
   const args = ["--no-warnings", WRANGLER_CLI, "deploy", ...(script ? [script] : []), "--dry-run", "--outdir", outdir];
   try {
-    await run(process.execPath, args, { cwd: PROJECT_ROOT, env: { ...process.env, ...OFFLINE_WRANGLER_ENV, WRANGLER_LOG: "warn" }, maxBuffer: 16 * 1024 * 1024 });
+    // Bounded: a bundle takes seconds; a hung wrangler would otherwise hold the whole bench.
+    await run(process.execPath, args, { cwd: PROJECT_ROOT, env: { ...process.env, ...OFFLINE_WRANGLER_ENV, WRANGLER_LOG: "warn" }, maxBuffer: 16 * 1024 * 1024, timeout: 90_000 });
   } catch (err) {
     const e = err as { stderr?: string; stdout?: string; message: string };
     throw new Error(`bundling ${script ?? "the Worker"} failed: ${e.stderr || e.stdout || e.message}`);
