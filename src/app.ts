@@ -25,6 +25,12 @@ import { oauthErrorResponse, oauthRoutes } from "./routes/oauth";
 import { organizationRoutes } from "./routes/organizations";
 import { connectErrorResponse, tokenServiceRoutes, VALIDATE_TOKEN_PATH } from "./routes/token-service";
 import { wellKnownRoutes } from "./routes/well-known";
+import { mfaRoutes } from "./routes/mfa";
+import { pageRoutes } from "./routes/pages";
+import { passkeyRoutes } from "./routes/passkeys";
+import { passwordlessRoutes } from "./routes/passwordless";
+import { redirectRoutes } from "./routes/redirect";
+import { socialRoutes } from "./routes/social";
 
 const SERVICE_VERSION = "0.1.0";
 
@@ -97,7 +103,12 @@ export function createApp() {
     .route("/", internalFinanceRoutes)
     .route("/", internalAuditRoutes)
     .route("/", internalServiceAccountRoutes)
-    .route("/", oauthRoutes);
+    .route("/", oauthRoutes)
+    .route("/", redirectRoutes)
+    .route("/", passwordlessRoutes)
+    .route("/", mfaRoutes)
+    .route("/", socialRoutes)
+    .route("/", passkeyRoutes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "Bearer", {
     type: "http",
@@ -122,6 +133,8 @@ export function createApp() {
   });
   // The API reference, self-hosted (src/routes/docs.ts); not part of AppType.
   app.route("/", docsRoutes);
+  // The hosted pages (src/routes/pages/); HTML, not part of AppType.
+  app.route("/", pageRoutes);
   // Connect unary JSON (/auth.v1.TokenService/*): its dotted path is no hono/client path, so not part of AppType.
   app.route("/", tokenServiceRoutes);
 

@@ -200,6 +200,45 @@ export const envSchema = z.object({
   EMAIL_APP_NAME: z.string().default("Kisum Auth"),
   EMAIL_LOGO_URL: optionalUrl,
 
+  // Email verification, passwordless sign-in, second factors (issue 10).
+  EMAIL_VERIFICATION_TTL: duration("24h"),
+  MAGIC_LINK_TTL: duration("15m"),
+  EMAIL_OTP_TTL: duration("10m"),
+  STEP_UP_TTL: duration("5m"),
+  MFA_REMEMBER_DAYS: int(30, 1, 365),
+  // AES-256-GCM key for TOTP secrets at rest: 32 bytes, base64 or base64url. Required in production;
+  // outside it a fixed development key is used when unset. MFA_ENCRYPTION_KEY_ID names it in each
+  // stored secret; MFA_ENCRYPTION_RETIRED_KEYS ("id:key,id:key") still decrypt after a rotation.
+  MFA_ENCRYPTION_KEY: optionalString,
+  MFA_ENCRYPTION_KEY_ID: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, { message: "1-32 letters, digits, _ or -" }).default("1"),
+  MFA_ENCRYPTION_RETIRED_KEYS: optionalString,
+  RATE_LIMIT_EMAIL_LINK_PER_EMAIL: rate("5/15m"),
+  RATE_LIMIT_EMAIL_LINK_PER_IP: rate("30/15m"),
+
+  // Social sign-in (issue 11). A provider without its client id and secret (Apple: all four) is off.
+  PUBLIC_URL: optionalUrl,
+  GOOGLE_CLIENT_ID: optionalString,
+  GOOGLE_CLIENT_SECRET: optionalString,
+  GOOGLE_ISSUER: urlWithDefault("https://accounts.google.com"),
+  GITHUB_CLIENT_ID: optionalString,
+  GITHUB_CLIENT_SECRET: optionalString,
+  GITHUB_BASE_URL: urlWithDefault("https://github.com"),
+  GITHUB_API_URL: urlWithDefault("https://api.github.com"),
+  MICROSOFT_CLIENT_ID: optionalString,
+  MICROSOFT_CLIENT_SECRET: optionalString,
+  MICROSOFT_TENANT_ID: z.string().min(1).default("common"),
+  MICROSOFT_ISSUER: optionalUrl,
+  APPLE_CLIENT_ID: optionalString,
+  APPLE_TEAM_ID: optionalString,
+  APPLE_KEY_ID: optionalString,
+  APPLE_PRIVATE_KEY: optionalString,
+  APPLE_ISSUER: urlWithDefault("https://appleid.apple.com"),
+
+  // Passkeys (issue 11): the relying party, overridable per application (settings.webauthn).
+  WEBAUTHN_RP_ID: optionalString,
+  WEBAUTHN_RP_NAME: optionalString,
+  WEBAUTHN_ORIGINS: origins,
+
   // Applications.
   REQUIRE_APPLICATION: bool(false),
   APPLICATION_CACHE_TTL: duration("30s"),
@@ -270,6 +309,23 @@ export interface Config {
     ses?: { region: string; accessKeyId: string; secretAccessKey: string };
   };
   http: { corsAllowedOrigins: string[]; maxBodyBytes: number; readyTimeoutMs: number; dependencyTimeoutMs: number };
+  /** This service's own public origin for links and callbacks (PUBLIC_URL); unset: the request's origin. */
+  publicUrl?: string;
+  verification: { emailTtlMs: number; magicLinkTtlMs: number; emailOtpTtlMs: number; perEmail: RateRule; perIp: RateRule };
+  mfa: {
+    stepUpTtlMs: number;
+    rememberDays: number;
+    /** The current key (id + raw base64/base64url text) and the retired ones, for AES-GCM of TOTP secrets. */
+    encryptionKey: { id: string; key: string };
+    retiredEncryptionKeys: { id: string; key: string }[];
+  };
+  social: {
+    google?: { clientId: string; clientSecret: string; issuer: string };
+    github?: { clientId: string; clientSecret: string; baseUrl: string; apiUrl: string };
+    microsoft?: { clientId: string; clientSecret: string; tenantId: string; issuer: string };
+    apple?: { clientId: string; teamId: string; keyId: string; privateKey: string; issuer: string };
+  };
+  webauthn: { rpId?: string; rpName: string; origins: string[] };
   applications: {
     /** App-initiated routes refuse requests that name no application (X-API-Key). */
     required: boolean;
@@ -338,7 +394,30 @@ export function parseConfig(env: Bindings): Config {
     problems.push({ variable: "COOKIE_SAMESITE", message: "None requires COOKIE_SECURE=true (browsers drop such cookies)" });
   if (production && raw.REFRESH_TOKEN_SECRET !== undefined && raw.REFRESH_TOKEN_SECRET.length < 32)
     problems.push({ variable: "REFRESH_TOKEN_SECRET", message: "must be at least 32 characters" });
+  if (production) problems.push(...requireSet(raw, ["MFA_ENCRYPTION_KEY"], "when APP_ENV=production (TOTP secrets are encrypted with it)"));
+  const aesKey = (v: string) => {
+    try {
+      return atob(v.replace(/-/g, "+").replace(/_/g, "/")).length === 32;
+    } catch {
+      return false;
+    }
+  };
+  if (raw.MFA_ENCRYPTION_KEY !== undefined && !aesKey(raw.MFA_ENCRYPTION_KEY))
+    problems.push({ variable: "MFA_ENCRYPTION_KEY", message: "must be 32 bytes in base64 or base64url (openssl rand -base64 32)" });
+  const retiredMfaKeys = (raw.MFA_ENCRYPTION_RETIRED_KEYS ?? "")
+    .split(",")
+    .map((e) => e.trim())
+    .filter(Boolean)
+    .map((e) => ({ id: e.slice(0, e.indexOf(":")), key: e.slice(e.indexOf(":") + 1) }));
+  if (retiredMfaKeys.some((k) => !/^[A-Za-z0-9_-]{1,32}$/.test(k.id) || !aesKey(k.key) || k.id === raw.MFA_ENCRYPTION_KEY_ID))
+    problems.push({ variable: "MFA_ENCRYPTION_RETIRED_KEYS", message: 'expected "id:key,id:key" with 32-byte base64 keys and ids other than MFA_ENCRYPTION_KEY_ID' });
+  if (raw.APPLE_CLIENT_ID || raw.APPLE_TEAM_ID || raw.APPLE_KEY_ID || raw.APPLE_PRIVATE_KEY)
+    problems.push(...requireSet(raw, ["APPLE_CLIENT_ID", "APPLE_TEAM_ID", "APPLE_KEY_ID", "APPLE_PRIVATE_KEY"], "when any APPLE_* credential is set"));
+  for (const [id, secret] of [["GOOGLE_CLIENT_ID", "GOOGLE_CLIENT_SECRET"], ["GITHUB_CLIENT_ID", "GITHUB_CLIENT_SECRET"], ["MICROSOFT_CLIENT_ID", "MICROSOFT_CLIENT_SECRET"]] as const) {
+    if ((raw[id] === undefined) !== (raw[secret] === undefined)) problems.push({ variable: raw[id] ? secret : id, message: `is required with ${raw[id] ? id : secret}` });
+  }
   if (problems.length) throw new ConfigError(problems);
+  const trimSlash = (u: string) => u.replace(/\/+$/, "");
 
   return {
     appEnv: raw.APP_ENV,
@@ -409,6 +488,44 @@ export function parseConfig(env: Bindings): Config {
       dependencyTimeoutMs: raw.DEPENDENCY_TIMEOUT_MS,
     },
     applications: { required: raw.REQUIRE_APPLICATION, cacheTtlMs: raw.APPLICATION_CACHE_TTL },
+    publicUrl: raw.PUBLIC_URL ? trimSlash(raw.PUBLIC_URL) : undefined,
+    verification: {
+      emailTtlMs: raw.EMAIL_VERIFICATION_TTL,
+      magicLinkTtlMs: raw.MAGIC_LINK_TTL,
+      emailOtpTtlMs: raw.EMAIL_OTP_TTL,
+      perEmail: raw.RATE_LIMIT_EMAIL_LINK_PER_EMAIL,
+      perIp: raw.RATE_LIMIT_EMAIL_LINK_PER_IP,
+    },
+    mfa: {
+      stepUpTtlMs: raw.STEP_UP_TTL,
+      rememberDays: raw.MFA_REMEMBER_DAYS,
+      // Outside production, without a key: a fixed development key (id "dev"), so npm run dev and the tests work as cloned.
+      encryptionKey: raw.MFA_ENCRYPTION_KEY
+        ? { id: raw.MFA_ENCRYPTION_KEY_ID, key: raw.MFA_ENCRYPTION_KEY }
+        : { id: "dev", key: "ZGV2ZWxvcG1lbnQtb25seS1tZmEta2V5LTMyLWJ5dGU" },
+      retiredEncryptionKeys: retiredMfaKeys,
+    },
+    social: {
+      google: raw.GOOGLE_CLIENT_ID && raw.GOOGLE_CLIENT_SECRET ? { clientId: raw.GOOGLE_CLIENT_ID, clientSecret: raw.GOOGLE_CLIENT_SECRET, issuer: trimSlash(raw.GOOGLE_ISSUER) } : undefined,
+      github:
+        raw.GITHUB_CLIENT_ID && raw.GITHUB_CLIENT_SECRET
+          ? { clientId: raw.GITHUB_CLIENT_ID, clientSecret: raw.GITHUB_CLIENT_SECRET, baseUrl: trimSlash(raw.GITHUB_BASE_URL), apiUrl: trimSlash(raw.GITHUB_API_URL) }
+          : undefined,
+      microsoft:
+        raw.MICROSOFT_CLIENT_ID && raw.MICROSOFT_CLIENT_SECRET
+          ? {
+              clientId: raw.MICROSOFT_CLIENT_ID,
+              clientSecret: raw.MICROSOFT_CLIENT_SECRET,
+              tenantId: raw.MICROSOFT_TENANT_ID,
+              issuer: trimSlash(raw.MICROSOFT_ISSUER ?? `https://login.microsoftonline.com/${raw.MICROSOFT_TENANT_ID}/v2.0`),
+            }
+          : undefined,
+      apple:
+        raw.APPLE_CLIENT_ID && raw.APPLE_TEAM_ID && raw.APPLE_KEY_ID && raw.APPLE_PRIVATE_KEY
+          ? { clientId: raw.APPLE_CLIENT_ID, teamId: raw.APPLE_TEAM_ID, keyId: raw.APPLE_KEY_ID, privateKey: raw.APPLE_PRIVATE_KEY, issuer: trimSlash(raw.APPLE_ISSUER) }
+          : undefined,
+    },
+    webauthn: { rpId: raw.WEBAUTHN_RP_ID, rpName: raw.WEBAUTHN_RP_NAME ?? raw.EMAIL_APP_NAME, origins: raw.WEBAUTHN_ORIGINS },
   };
 }
 

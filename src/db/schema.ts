@@ -66,6 +66,9 @@ export const users = pgTable(
     legacyVendorUserId: text("legacy_vendor_user_id"),
     lastLoginAt: timestamp("last_login_at", { withTimezone: true, mode: "date" }),
     passwordChangedAt: timestamp("password_changed_at", { withTimezone: true, mode: "date" }),
+    /** The address was proven by a link or code sent to it (claim `email_verified`). */
+    emailVerified: boolean("email_verified").notNull().default(false),
+    emailVerifiedAt: timestamp("email_verified_at", { withTimezone: true, mode: "date" }),
     ...timestamps,
   },
   (t) => [
@@ -198,6 +201,10 @@ export const sessions = pgTable(
     expiresAt: timestamp("expires_at", { withTimezone: true, mode: "date" }).notNull(),
     revokedAt: timestamp("revoked_at", { withTimezone: true, mode: "date" }),
     revokedReason: text("revoked_reason"),
+    /** How the session was proven (RFC 8176 values: pwd, otp, mfa, hwk, ...): claim `amr`. */
+    amr: jsonb("amr").$type<string[]>().notNull().default(["pwd"]),
+    /** When the user last proved who they are in this session (sign-in or step-up): claim `auth_time`. */
+    authTime: timestamp("auth_time", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
   },
   (t) => [index("sessions_user_id_idx").on(t.userId), index("sessions_expires_at_idx").on(t.expiresAt)],
 );
@@ -393,3 +400,113 @@ export const organizationTokens = pgTable(
 );
 
 export type Organization = typeof organizations.$inferSelect;
+
+// --- Second factors, passwordless sign-in, social identities and passkeys -----------------------
+
+/** Email verification links (24 h: Postgres). Only a hash; bound to the address it was sent to. */
+export const emailVerificationTokens = pgTable(
+  "email_verification_tokens",
+  {
+    tokenHash: text("token_hash").primaryKey(),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    email: text("email").notNull(),
+    expiresAt: timestamp("expires_at", { withTimezone: true, mode: "date" }).notNull(),
+    usedAt: timestamp("used_at", { withTimezone: true, mode: "date" }),
+    createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+  },
+  (t) => [index("email_verification_tokens_user_idx").on(t.userId)],
+);
+
+/**
+ * A user's TOTP factor. The secret is AES-GCM encrypted under MFA_ENCRYPTION_KEY (`key_id` names
+ * the key, so it can rotate). `enabled_at` null: set up but not yet confirmed. `last_used_step`:
+ * the highest time step accepted, so a code works once.
+ */
+export const mfaTotp = pgTable("mfa_totp", {
+  userId: uuid("user_id")
+    .primaryKey()
+    .references(() => users.id, { onDelete: "cascade" }),
+  secretCiphertext: text("secret_ciphertext").notNull(),
+  keyId: text("key_id").notNull(),
+  enabledAt: timestamp("enabled_at", { withTimezone: true, mode: "date" }),
+  lastUsedStep: integer("last_used_step"),
+  createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+});
+
+/** Recovery codes: hashes only, each usable once. */
+export const mfaRecoveryCodes = pgTable(
+  "mfa_recovery_codes",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    codeHash: text("code_hash").notNull(),
+    usedAt: timestamp("used_at", { withTimezone: true, mode: "date" }),
+    createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex("mfa_recovery_codes_user_code_key").on(t.userId, t.codeHash)],
+);
+
+/** Devices that skip the second factor until `expires_at` (MFA_REMEMBER_DAYS). Token hash only. */
+export const rememberedDevices = pgTable(
+  "remembered_devices",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    tokenHash: text("token_hash").notNull(),
+    userAgent: text("user_agent"),
+    ip: text("ip"),
+    createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    lastUsedAt: timestamp("last_used_at", { withTimezone: true, mode: "date" }),
+    expiresAt: timestamp("expires_at", { withTimezone: true, mode: "date" }).notNull(),
+  },
+  (t) => [uniqueIndex("remembered_devices_token_hash_key").on(t.tokenHash), index("remembered_devices_user_idx").on(t.userId)],
+);
+
+/** Social sign-in identities, keyed by provider and subject (issuer + sub). */
+export const userIdentities = pgTable(
+  "user_identities",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    provider: text("provider").notNull(),
+    issuer: text("issuer").notNull(),
+    subject: text("subject").notNull(),
+    email: text("email"),
+    emailVerified: boolean("email_verified").notNull().default(false),
+    createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    lastUsedAt: timestamp("last_used_at", { withTimezone: true, mode: "date" }),
+  },
+  (t) => [uniqueIndex("user_identities_provider_subject_key").on(t.provider, t.issuer, t.subject), index("user_identities_user_idx").on(t.userId)],
+);
+
+/** WebAuthn credentials (passkeys). Ids and keys base64url; the signature counter is checked. */
+export const passkeys = pgTable(
+  "passkeys",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    credentialId: text("credential_id").notNull(),
+    publicKey: text("public_key").notNull(),
+    counter: integer("counter").notNull().default(0),
+    transports: jsonb("transports").$type<string[]>().notNull().default([]),
+    rpId: text("rp_id").notNull(),
+    aaguid: text("aaguid"),
+    attestationFormat: text("attestation_format"),
+    backupEligible: boolean("backup_eligible").notNull().default(false),
+    backedUp: boolean("backed_up").notNull().default(false),
+    name: text("name"),
+    createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    lastUsedAt: timestamp("last_used_at", { withTimezone: true, mode: "date" }),
+  },
+  (t) => [uniqueIndex("passkeys_credential_id_key").on(t.credentialId), index("passkeys_user_idx").on(t.userId)],
+);

@@ -6,10 +6,10 @@ import { AppError } from "../http/errors";
 import { assertCookieOrigin, clearRefreshCookie, readRefreshCookie, setRefreshCookie } from "../http/cookies";
 import { application, tokenApplication } from "../http/application";
 import { bearer, requestMeta, type AppEnv } from "../http/middleware";
+import { Email, SignInAnswerSchema, TokensSchema, TokenTransport, signInAnswer, tokenResponse } from "../http/auth-schemas";
 import { createRouter, envelope, errorResponse, jsonBody, jsonContent } from "../http/openapi";
 import { MeOrganizationSchema } from "../http/organization-schemas";
 import { ProfileSchema, profileJson, UserSchema } from "../http/user-schemas";
-import type { IssuedTokens } from "../services/auth/common";
 import { login } from "../services/auth/login";
 import { logout, logoutAll } from "../services/auth/logout";
 import { currentUser } from "../services/auth/me";
@@ -21,28 +21,10 @@ import { MAX_PASSWORD_LENGTH } from "../services/password-policy";
 
 // ---- schemas -----------------------------------------------------------------------------------
 
-const Email = z
-  .email({ pattern: z.regexes.unicodeEmail, error: "must be a valid email address" })
-  .max(254)
-  .openapi({ example: "user@example.com" });
 /** Sign-in passwords are not policy-checked (old passwords must keep working), only bounded. */
 const AnyPassword = z.string().min(1).max(1024);
 const NewPassword = z.string().min(1).max(MAX_PASSWORD_LENGTH * 4).openapi({ description: "Checked against the password policy (length, common passwords, email)" });
 const OptionalText = (max: number) => z.string().max(max).nullable().optional();
-const TokenTransport = z.enum(["json", "cookie"]).openapi({ description: "json (default): refresh token in the body; cookie: in an HttpOnly cookie scoped to /auth" });
-
-const TokensSchema = z
-  .object({
-    accessToken: z.string(),
-    tokenType: z.literal("Bearer"),
-    expiresIn: z.number().int().openapi({ description: "Access token lifetime in seconds" }),
-    refreshToken: z.string().optional().openapi({ description: "Absent with the cookie transport" }),
-    refreshExpiresIn: z.number().int().openapi({ description: "Seconds until the session (refresh family) expires" }),
-    tokenTransport: TokenTransport,
-  })
-  .openapi("Tokens");
-
-const LoginResponse = TokensSchema.extend({ user: UserSchema }).openapi("LoginResult");
 
 const SessionSchema = z
   .object({
@@ -122,10 +104,10 @@ const loginRoute = createRoute({
     ),
   },
   responses: {
-    200: jsonContent(envelope(LoginResponse), "Signed in (Cache-Control: no-store)"),
+    200: jsonContent(envelope(SignInAnswerSchema), "Signed in, or (a second factor) mfaRequired / mfaEnrollmentRequired with no tokens (Cache-Control: no-store)"),
     400: errorResponse("validation_error"),
     401: errorResponse("invalid_api_key or application_required (X-API-Key); invalid_credentials (same for unknown email and wrong password)"),
-    403: errorResponse("origin_not_allowed (an Origin the application does not list); pending_approval, registration_rejected or account_inactive (only after a correct password)"),
+    403: errorResponse("origin_not_allowed (an Origin the application does not list); pending_approval, registration_rejected, account_inactive or email_not_verified (only after a correct password)"),
     429: errorResponse("rate_limited (Retry-After)"),
     501: errorResponse('not_implemented (accountType "vendor")'),
     503: errorResponse("dependency_unavailable (Redis down with RATE_LIMIT_FAIL_CLOSED_LOGIN=true)"),
@@ -285,20 +267,6 @@ const changePasswordRoute = createRoute({
 
 // ---- handlers ------------------------------------------------------------------------------------
 
-type Transport = "json" | "cookie";
-
-/** Token answers: never cached; the refresh token in the body or in the cookie. */
-function tokenResponse(c: Context<AppEnv>, tokens: IssuedTokens, transport: Transport) {
-  c.header("Cache-Control", "no-store");
-  c.header("Pragma", "no-cache");
-  const { refreshToken, ...rest } = tokens;
-  if (transport === "cookie") {
-    setRefreshCookie(c, refreshToken, tokens.refreshExpiresIn);
-    return { ...rest, tokenTransport: transport };
-  }
-  return { ...tokens, tokenTransport: transport };
-}
-
 export const authRoutes = createRouter()
   .openapi(registerRoute, async (c) => {
     const body = c.req.valid("json");
@@ -309,9 +277,8 @@ export const authRoutes = createRouter()
     const body = c.req.valid("json");
     if (body.accountType === "vendor") throw new AppError(501, "not_implemented", "Vendor sign-in is not implemented by this service");
     const transport = body.tokenTransport ?? c.req.valid("query").tokenTransport ?? "json";
-    const result = await login(c.get("deps"), c.get("application")!, { email: body.email, password: body.password }, requestMeta(c));
-    const { user, ...tokens } = result;
-    return c.json({ data: { ...tokenResponse(c, tokens, transport), user } }, 200);
+    const outcome = await login(c.get("deps"), c.get("application")!, { email: body.email, password: body.password }, requestMeta(c));
+    return c.json({ data: signInAnswer(c, outcome, transport) }, 200);
   })
   .openapi(refreshRoute, async (c) => {
     const body = c.req.valid("json");

@@ -26,7 +26,7 @@ export interface SignInStart extends AuditContext {
 }
 
 /** What sign-in read about the account, and whether its statement started the session. */
-export type SignInRead = Credentials & { sessionStarted: boolean };
+export type SignInRead = Credentials & { sessionStarted: boolean; emailVerified: boolean };
 
 /**
  * Sign-in's one statement on the critical path: finds the account by email (the row locked and
@@ -42,13 +42,13 @@ export async function startSignIn(db: Database, s: SignInStart): Promise<SignInR
     db,
     sql`with found as (
           select id, email, password_hash, global_role, token_version, approval_status, is_active, full_name, phone_number,
-                 profile_picture_url, auth_provider
+                 profile_picture_url, auth_provider, email_verified
           from users where lower(email) = lower(${s.email}) limit 1
           for no key update
         ), created as (
-          insert into sessions (id, application_id, user_id, refresh_hash, token_version, user_agent, ip, created_at, last_used_at, expires_at)
+          insert into sessions (id, application_id, user_id, refresh_hash, token_version, user_agent, ip, created_at, last_used_at, expires_at, amr, auth_time)
           select ${s.sessionId}::uuid, ${s.applicationId}::uuid, found.id, ${s.refreshHash}, found.token_version, ${s.userAgent ?? null}, ${s.ip ?? null},
-                 ${ts(s.now)}, ${ts(s.now)}, ${ts(s.expiresAt)}
+                 ${ts(s.now)}, ${ts(s.now)}, ${ts(s.expiresAt)}, '["pwd"]'::jsonb, ${ts(s.now)}
           from found
           where found.password_hash is not null and found.is_active and found.approval_status = 'APPROVED'
             and clock_timestamp() < ${ts(s.deadline)}
@@ -57,7 +57,63 @@ export async function startSignIn(db: Database, s: SignInStart): Promise<SignInR
         select found.id, found.email, found.password_hash as "passwordHash", found.global_role as "globalRole",
                found.token_version as "tokenVersion", found.approval_status as "approvalStatus", found.is_active as "isActive",
                found.full_name as "fullName", found.phone_number as "phoneNumber", found.profile_picture_url as "profilePictureUrl",
-               found.auth_provider as "authProvider", exists(select 1 from created) as "sessionStarted"
+               found.auth_provider as "authProvider", found.email_verified as "emailVerified", exists(select 1 from created) as "sessionStarted"
+        from found`,
+  );
+  return found[0] ?? null;
+}
+
+/**
+ * A session for a user already proven by another first factor (magic link, email code, social,
+ * passkey) or by a completed second factor, in one statement: the user row is locked and read as
+ * last committed, the session starts only for an active, approved account whose token version is
+ * still `expectTokenVersion` (when given: a reset or logout-all since the proof wins), and the
+ * audit event and last sign-in time are written with it. Returns the user, whether the session
+ * started, or null for no such user.
+ */
+export async function startProvenSession(
+  db: Database,
+  s: {
+    userId: string;
+    sessionId: string;
+    applicationId: string;
+    refreshHash: string;
+    expiresAt: Date;
+    now: Date;
+    amr: string[];
+    expectTokenVersion?: number | null;
+    ip: string | null;
+    userAgent: string | null;
+    audit: { type: string; metadata: Record<string, unknown> };
+  },
+): Promise<SignInRead | null> {
+  const found = await rows<SignInRead>(
+    db,
+    sql`with found as (
+          select id, email, password_hash, global_role, token_version, approval_status, is_active, full_name, phone_number,
+                 profile_picture_url, auth_provider, email_verified
+          from users where id = ${s.userId}::uuid
+          for no key update
+        ), created as (
+          insert into sessions (id, application_id, user_id, refresh_hash, token_version, user_agent, ip, created_at, last_used_at, expires_at, amr, auth_time)
+          select ${s.sessionId}::uuid, ${s.applicationId}::uuid, found.id, ${s.refreshHash}, found.token_version, ${s.userAgent ?? null}, ${s.ip ?? null},
+                 ${ts(s.now)}, ${ts(s.now)}, ${ts(s.expiresAt)}, ${jsonb(s.amr)}, ${ts(s.now)}
+          from found
+          where found.is_active and found.approval_status = 'APPROVED'
+            and (${s.expectTokenVersion ?? null}::int is null or found.token_version = ${s.expectTokenVersion ?? null}::int)
+          returning id
+        ), touched as (
+          update users set last_login_at = ${ts(s.now)} where id = (select found.id from found) and exists(select 1 from created)
+        ), audited as (
+          insert into auth_audit_logs (event_type, actor_user_id, target_user_id, ip, user_agent, metadata, created_at)
+          select ${s.audit.type}, found.id, found.id, ${s.ip ?? null}, ${s.userAgent ?? null},
+                 ${jsonb({ ...s.audit.metadata, sessionId: s.sessionId, applicationId: s.applicationId, amr: s.amr })}, ${ts(s.now)}
+          from found where exists(select 1 from created)
+        )
+        select found.id, found.email, found.password_hash as "passwordHash", found.global_role as "globalRole",
+               found.token_version as "tokenVersion", found.approval_status as "approvalStatus", found.is_active as "isActive",
+               found.full_name as "fullName", found.phone_number as "phoneNumber", found.profile_picture_url as "profilePictureUrl",
+               found.auth_provider as "authProvider", found.email_verified as "emailVerified", exists(select 1 from created) as "sessionStarted"
         from found`,
   );
   return found[0] ?? null;
@@ -121,6 +177,9 @@ export interface RotationOutcome {
   /** The session's organization scope when it has one and the membership still holds (json), else null. */
   organizationScope: unknown;
   email: string;
+  emailVerified: boolean;
+  amr: string[];
+  authTime: Date;
   globalRole: GlobalRole;
   tokenVersion: number;
   isActive: boolean;
@@ -151,7 +210,7 @@ export async function rotateRefresh(
     sql`with target as (
           select s.id as "sessionId", s.application_id as "applicationId", (a.status = 'active') as "applicationActive", s.user_id as "userId", s.refresh_hash as "refreshHash", s.previous_refresh_hash as "previousRefreshHash",
                  s.rotated_at as "rotatedAt", s.revoked_at as "revokedAt", s.expires_at as "expiresAt", s.token_version as "sessionTokenVersion",
-                 s.generation,
+                 s.generation, s.amr, s.auth_time as "authTime", u.email_verified as "emailVerified",
                  u.email, u.global_role as "globalRole", u.token_version as "tokenVersion", u.is_active as "isActive", u.approval_status as "approvalStatus"
           from sessions s join users u on u.id = s.user_id join applications a on a.id = s.application_id
           where s.id = ${input.sessionId}::uuid
@@ -178,6 +237,9 @@ export async function rotateRefresh(
     rotatedAt: toDate(r.rotatedAt),
     revokedAt: toDate(r.revokedAt),
     expiresAt: toDate(r.expiresAt)!,
+    emailVerified: r.emailVerified === true || r.emailVerified === "t",
+    amr: (typeof r.amr === "string" ? JSON.parse(r.amr) : r.amr) as string[],
+    authTime: toDate(r.authTime)!,
   };
 }
 

@@ -68,6 +68,10 @@ function uniqueList<T extends z.ZodType<string>>(item: T, max: number) {
 
 const Audience = z.string().min(1).max(512);
 
+/** Social sign-in providers (issue 11). */
+export const SOCIAL_PROVIDERS = ["google", "github", "microsoft", "apple"] as const;
+export type SocialProvider = (typeof SOCIAL_PROVIDERS)[number];
+
 export const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/;
 
 /** `settings`: one strict schema; later capabilities add their sections here. */
@@ -91,6 +95,50 @@ export const ApplicationSettingsSchema = z
     )
       .optional()
       .openapi({ description: "resource:action permissions (e.g. invoices:read) organizations may put in custom roles", example: ["invoices:read"] }),
+    /** Which sign-in methods this application offers, and who may sign up through them. */
+    signIn: z
+      .object({
+        password: z.boolean().optional().openapi({ description: "Password sign-in (default true)" }),
+        magicLink: z.boolean().optional().openapi({ description: "Magic links (default true)" }),
+        emailOtp: z.boolean().optional().openapi({ description: "Email one-time codes (default true)" }),
+        passkey: z.boolean().optional().openapi({ description: "Passkeys (default true)" }),
+        social: uniqueList(z.enum(SOCIAL_PROVIDERS), 4)
+          .optional()
+          .openapi({ description: "Social providers offered (default: every configured one)" }),
+        requireVerifiedEmail: z.boolean().optional().openapi({ description: "Refuse sign-in (403 email_not_verified) until the email is verified (default false)" }),
+        signUp: z
+          .object({
+            magicLink: z.boolean().optional().openapi({ description: "An unknown email creates an account through a magic link or email code (default false)" }),
+            social: z.boolean().optional().openapi({ description: "A first social sign-in creates an account (default true)" }),
+            approval: z
+              .enum(["staff", "automatic"])
+              .optional()
+              .openapi({ description: "New accounts wait for staff approval (PENDING; the platform's rule) or are APPROVED at once (default staff)" }),
+          })
+          .strict()
+          .optional(),
+      })
+      .strict()
+      .optional(),
+    /** Second factors: off, optional (a user's own choice, the default) or required for everyone. */
+    mfa: z
+      .object({
+        policy: z.enum(["off", "optional", "required"]).optional(),
+        rememberDevice: z.boolean().optional().openapi({ description: "Offer rememberDevice after MFA (default true)" }),
+      })
+      .strict()
+      .optional(),
+    /** WebAuthn overrides (defaults: WEBAUTHN_RP_ID, WEBAUTHN_RP_NAME, WEBAUTHN_ORIGINS; attestation none). */
+    webauthn: z
+      .object({
+        rpId: z.string().min(1).max(253).optional(),
+        rpName: z.string().min(1).max(100).optional(),
+        origins: uniqueList(Origin, 20).optional(),
+        attestation: z.enum(["none", "direct"]).optional(),
+        attestationFormats: uniqueList(z.enum(["packed", "tpm", "android-key", "android-safetynet", "fido-u2f", "apple", "none"]), 7).optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict()
   .openapi("ApplicationSettings", { description: "Validated settings; unknown keys are refused (400)" });

@@ -9,7 +9,15 @@ import { sha256 } from "../../crypto/random";
 import { PLATFORM_APPLICATION_ID, type ApplicationStatus } from "../../db/schema";
 import type { Deps } from "../../deps";
 import { AppError } from "../../http/errors";
-import { activeApplicationOrigins, findApplicationAudience, findApplicationByKeyHash, touchApiKey } from "../../stores/applications";
+import {
+  activeApplicationOrigins,
+  findApplication,
+  findApplicationAudience,
+  findApplicationByKeyHash,
+  touchApiKey,
+  type ApplicationRecord,
+} from "../../stores/applications";
+import { ApplicationSettingsSchema, type ApplicationSettings } from "./fields";
 
 /** What the routes and services need to know about the calling application. */
 export interface CallingApplication {
@@ -21,6 +29,12 @@ export interface CallingApplication {
   /** Origins a browser may call from (the platform: CORS_ALLOWED_ORIGINS). */
   allowedOrigins: string[];
   apiKeyId: string | null;
+  /** Its display name (branding falls back to it). */
+  name: string;
+  /** Registered redirect URIs (exact match: redirectUriAllowed). */
+  redirectUris: string[];
+  /** Its validated settings (the platform: the defaults). */
+  settings: ApplicationSettings;
 }
 
 export const invalidApiKey = () =>
@@ -66,6 +80,7 @@ const touched = new TtlCache<true>();
 /** After a change made in this isolate: forget what was resolved, so the change applies here at once. */
 export function forgetApplicationCaches(): void {
   byKeyHash.clear();
+  byId.clear();
   audiences.clear();
   preflightOrigins.clear();
 }
@@ -78,7 +93,53 @@ export function platformApplication(deps: Deps): CallingApplication {
     audience: deps.config.jwt.audience,
     allowedOrigins: deps.config.http.corsAllowedOrigins,
     apiKeyId: null,
+    name: "Platform",
+    redirectUris: [],
+    settings: {},
   };
+}
+
+/** The calling-application view of an application record. */
+function toCalling(deps: Deps, application: ApplicationRecord, apiKeyId: string | null): CallingApplication {
+  const settings = ApplicationSettingsSchema.safeParse(application.settings);
+  return {
+    id: application.id,
+    slug: application.slug,
+    builtin: application.builtin,
+    audience: application.audience ?? deps.config.jwt.audience,
+    allowedOrigins: application.builtin ? deps.config.http.corsAllowedOrigins : application.allowedOrigins,
+    apiKeyId,
+    name: application.name,
+    redirectUris: application.redirectUris,
+    settings: settings.success ? settings.data : {},
+  };
+}
+
+const byId = new TtlCache<CallingApplication | null>();
+
+/**
+ * An active application by its id (`client_id` of browser flows: social sign-in, hosted pages).
+ * The platform without a lookup; cached like keys. 400 `invalid_client` when unknown or disabled.
+ */
+export async function resolveApplicationById(deps: Deps, clientId: string): Promise<CallingApplication> {
+  if (clientId === PLATFORM_APPLICATION_ID) return platformApplication(deps);
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(clientId)) throw invalidClient();
+  const now = deps.clock.now().getTime();
+  let app = byId.get(clientId, now);
+  if (app === undefined) {
+    const found = await findApplication(deps.db, clientId);
+    app = found && found.status === "active" ? toCalling(deps, found, null) : null;
+    byId.set(clientId, app, deps.config.applications.cacheTtlMs, now);
+  }
+  if (!app) throw invalidClient();
+  return app;
+}
+
+export const invalidClient = () => new AppError(400, "invalid_client", "client_id does not name an active application");
+
+/** Whether `uri` is one of the application's registered redirect URIs, compared exactly. */
+export function redirectUriAllowed(app: CallingApplication, uri: string): boolean {
+  return app.redirectUris.includes(uri);
 }
 
 /** The application named by `apiKey` (X-API-Key), the platform when none is sent; 401 when the key is not good. */
@@ -93,17 +154,7 @@ export async function resolveApplication(deps: Deps, apiKey: string | undefined)
   let app = byKeyHash.get(keyHash, now);
   if (app === undefined) {
     const found = await findApplicationByKeyHash(deps.db, keyHash);
-    app =
-      found && !found.keyRevoked && found.application.status === "active"
-        ? {
-            id: found.application.id,
-            slug: found.application.slug,
-            builtin: found.application.builtin,
-            audience: found.application.audience ?? deps.config.jwt.audience,
-            allowedOrigins: found.application.builtin ? deps.config.http.corsAllowedOrigins : found.application.allowedOrigins,
-            apiKeyId: found.apiKeyId,
-          }
-        : null;
+    app = found && !found.keyRevoked && found.application.status === "active" ? toCalling(deps, found.application, found.apiKeyId) : null;
     byKeyHash.set(keyHash, app, deps.config.applications.cacheTtlMs, now);
   }
   if (!app) throw invalidApiKey();

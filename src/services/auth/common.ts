@@ -58,10 +58,16 @@ export interface TokenApplication {
   audience: string;
 }
 
+/** How and when the session's user proved who they are: claims `amr` and `auth_time`. */
+export interface SessionProof {
+  amr: string[];
+  authTime: Date;
+}
+
 export async function issueTokens(
   deps: Deps,
-  subject: { userId: string; email: string; globalRole: GlobalRole; tokenVersion: number },
-  session: { sessionId: string; refreshSecret: string; expiresAt: Date },
+  subject: { userId: string; email: string; globalRole: GlobalRole; tokenVersion: number; emailVerified: boolean },
+  session: { sessionId: string; refreshSecret: string; expiresAt: Date; proof: SessionProof },
   application: TokenApplication,
   /** The access token's id and further claims (an organization-scoped session's `org_*`). */
   access: { jti?: string; claims?: Record<string, unknown> } = {},
@@ -73,7 +79,15 @@ export async function issueTokens(
     { issuer: deps.config.jwt.issuer, audience: application.audience, ttlMs: deps.config.jwt.accessTokenTtlMs },
     { ...subject, sessionId: session.sessionId, clientId: application.id },
     now,
-    access,
+    {
+      ...access,
+      claims: {
+        ...access.claims,
+        email_verified: subject.emailVerified,
+        amr: session.proof.amr,
+        auth_time: Math.floor(session.proof.authTime.getTime() / 1000),
+      },
+    },
   );
   return {
     accessToken: token,

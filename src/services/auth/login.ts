@@ -10,14 +10,19 @@ import { randomSecret, sha256 } from "../../crypto/random";
 import type { Deps } from "../../deps";
 import { AppError, errors } from "../../http/errors";
 import { abandonSignIn, finishSignIn, startSignIn, type SignInRead } from "../../stores/sessions";
+import { signInPolicy } from "../applications/policy";
 import type { CallingApplication } from "../applications/resolve";
 import { countAgainst, enforceLimits } from "../rate-limit";
-import { accountBlock, emailKey, issueTokens, normalizeEmail, toUserView, type IssuedTokens, type RequestMeta, type UserView } from "./common";
+import { accountBlock, emailKey, issueTokens, normalizeEmail, toUserView, type RequestMeta } from "./common";
+import type { SignInOutcome } from "./outcome";
 
 export interface LoginInput {
   email: string;
   password: string;
 }
+
+export const emailNotVerified = () =>
+  new AppError(403, "email_not_verified", "This application requires a verified email address: use the link sent to it, or ask for a new one");
 
 export const invalidCredentials = () => new AppError(401, "invalid_credentials", "Invalid email or password");
 
@@ -37,7 +42,7 @@ export async function login(
   application: CallingApplication,
   input: LoginInput,
   meta: RequestMeta,
-): Promise<IssuedTokens & { user: UserView }> {
+): Promise<SignInOutcome> {
   const { config } = deps;
   const email = normalizeEmail(input.email);
   const now = deps.clock.now();
@@ -109,13 +114,17 @@ export async function login(
   // An active, approved account whose session was not started: the statement ran only after this
   // sign-in's deadline for it (it would have timed out here a moment later).
   if (!user.sessionStarted) throw errors.dependencyUnavailable("sql");
+  if (!user.emailVerified && signInPolicy(application).requireVerifiedEmail) {
+    abandon("login.refused", { reason: "email_not_verified" });
+    throw emailNotVerified();
+  }
 
   const verifiedHash = user.passwordHash;
   const rehashed = needsRehash(verifiedHash, config.argon2) ? await hashPassword(input.password, config.argon2) : null;
   const tokens = await issueTokens(
     deps,
-    { userId: user.id, email: user.email, globalRole: user.globalRole, tokenVersion: user.tokenVersion },
-    { sessionId, refreshSecret, expiresAt },
+    { userId: user.id, email: user.email, globalRole: user.globalRole, tokenVersion: user.tokenVersion, emailVerified: user.emailVerified },
+    { sessionId, refreshSecret, expiresAt, proof: { amr: ["pwd"], authTime: now } },
     application,
   );
   deps.defer(() =>
@@ -130,5 +139,5 @@ export async function login(
       metadata: { applicationId: application.id },
     }),
   );
-  return { ...tokens, user: toUserView(user) };
+  return { kind: "signed_in", tokens, user: toUserView(user) };
 }

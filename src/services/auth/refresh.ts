@@ -87,8 +87,8 @@ export async function refresh(deps: Deps, application: CallingApplication, prese
   const issue = () =>
     issueTokens(
       deps,
-      { userId: found.userId, email: found.email, globalRole: found.globalRole, tokenVersion: found.tokenVersion },
-      { sessionId: found.sessionId, refreshSecret: successor, expiresAt: found.expiresAt },
+      { userId: found.userId, email: found.email, globalRole: found.globalRole, tokenVersion: found.tokenVersion, emailVerified: found.emailVerified },
+      { sessionId: found.sessionId, refreshSecret: successor, expiresAt: found.expiresAt, proof: { amr: found.amr, authTime: found.authTime } },
       application,
       // Still a member: the organization scope carries on; removed: an unscoped token.
       { jti: accessToken.jti, claims: { ...organizationClaimsFromScope(found.organizationScope) } },
