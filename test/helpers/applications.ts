@@ -4,6 +4,7 @@
 import { sql } from "drizzle-orm";
 import { sha256, randomSecret } from "../../src/crypto/random";
 import { applicationApiKeys, applications, type ApplicationStatus, type ApplicationType } from "../../src/db/schema";
+import { ApplicationSettingsSchema, type ApplicationSettings } from "../../src/services/applications/fields";
 import { call, json } from "./http";
 import { bearer, createUser, deps, login } from "./users";
 
@@ -15,7 +16,17 @@ export interface TestApplication {
 }
 
 export async function createApplication(
-  opts: { type?: ApplicationType; status?: ApplicationStatus; audience?: string | null; allowedAudiences?: string[]; name?: string } = {},
+  opts: {
+    type?: ApplicationType;
+    status?: ApplicationStatus;
+    audience?: string | null;
+    allowedAudiences?: string[];
+    name?: string;
+    redirectUris?: string[];
+    allowedOrigins?: string[];
+    /** Validated like the staff API does (ApplicationSettingsSchema) before it is inserted. */
+    settings?: ApplicationSettings;
+  } = {},
 ): Promise<TestApplication> {
   counter += 1;
   const slug = `app-${Date.now().toString(36)}-${counter}`;
@@ -28,6 +39,9 @@ export async function createApplication(
       status: opts.status ?? "active",
       audience: opts.audience ?? null,
       allowedAudiences: opts.allowedAudiences ?? [],
+      redirectUris: opts.redirectUris ?? [],
+      allowedOrigins: opts.allowedOrigins ?? [],
+      settings: ApplicationSettingsSchema.parse(opts.settings ?? {}),
     })
     .returning({ id: applications.id });
   return { id: row.id, slug };
