@@ -1,6 +1,7 @@
 // Security headers on every kind of response (JSON success, JSON errors, the JWKS, the docs page
 // and its script), HSTS only in production, the docs page's nonce policy and self-hosted bundle,
 // API_DOCS_ENABLED, and CORS for any origin on the public documents.
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { call, callWithEnv, json } from "../helpers/http";
 
@@ -78,20 +79,23 @@ describe("security headers on JSON responses", () => {
   });
 });
 
+/** A production deployment as far as these tests need one: no local SQL endpoint (refused there), an MFA key (required there). */
+const PRODUCTION = { APP_ENV: "production", LOCAL_SQL_ENDPOINT: undefined, MFA_ENCRYPTION_KEY: btoa("p".repeat(32)) } as Record<string, string | undefined>;
+
 describe("Strict-Transport-Security", () => {
   it("is sent in production only, on successes and errors", async () => {
     // Production refuses the local SQL endpoint: without it, /health still answers (no database).
-    const ok = await callWithEnv({ APP_ENV: "production", LOCAL_SQL_ENDPOINT: undefined }, "/health");
+    const ok = await callWithEnv({ ...PRODUCTION }, "/health");
     expect(ok.status).toBe(200);
     expect(ok.headers.get("strict-transport-security")).toBe(HSTS);
     expectBaseHeaders(ok);
 
-    const notFound = await callWithEnv({ APP_ENV: "production", LOCAL_SQL_ENDPOINT: undefined }, "/no/such/route");
+    const notFound = await callWithEnv({ ...PRODUCTION }, "/no/such/route");
     expect(notFound.status).toBe(404);
     expect(notFound.headers.get("strict-transport-security")).toBe(HSTS);
 
     // A configuration error in production (the local endpoint is refused there) still gets HSTS.
-    const broken = await callWithEnv({ APP_ENV: "production" }, "/health");
+    const broken = await callWithEnv({ ...PRODUCTION, LOCAL_SQL_ENDPOINT: (env as unknown as Record<string, string>).LOCAL_SQL_ENDPOINT }, "/health");
     expect(broken.status).toBe(500);
     expect(broken.headers.get("strict-transport-security")).toBe(HSTS);
 
@@ -207,7 +211,7 @@ describe("the docs page", () => {
 
   it("is off when API_DOCS_ENABLED=false, and by default in production", async () => {
     const { scriptSrc } = await docsPage();
-    for (const overrides of [{ API_DOCS_ENABLED: "false" }, { APP_ENV: "production", LOCAL_SQL_ENDPOINT: undefined }]) {
+    for (const overrides of [{ API_DOCS_ENABLED: "false" }, { ...PRODUCTION }]) {
       for (const path of ["/docs", scriptSrc]) {
         const res = await callWithEnv(overrides, path);
         expect(res.status, `${JSON.stringify(overrides)} ${path}`).toBe(404);
@@ -216,7 +220,7 @@ describe("the docs page", () => {
         expect(res.headers.get("content-security-policy")).toBe(API_CSP);
       }
     }
-    const on = await callWithEnv({ APP_ENV: "production", LOCAL_SQL_ENDPOINT: undefined, API_DOCS_ENABLED: "true" }, "/docs");
+    const on = await callWithEnv({ ...PRODUCTION, API_DOCS_ENABLED: "true" }, "/docs");
     expect(on.status).toBe(200);
     expect(on.headers.get("strict-transport-security")).toBe(HSTS);
     expect(on.headers.get("content-security-policy")).toContain("script-src 'self' 'nonce-");

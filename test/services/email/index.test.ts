@@ -15,6 +15,7 @@ const baseEnv = {
   UPSTASH_REDIS_REST_TOKEN: e.UPSTASH_REDIS_REST_TOKEN,
   FRONTEND_URL: "https://app.example.test",
   JWT_SIGNING_KEY_PEM: "unused",
+  MFA_ENCRYPTION_KEY: btoa("m".repeat(32)),
 };
 const ses = {
   SES_AWS_REGION: "us-east-1",
