@@ -10,7 +10,10 @@ export type EmailKind =
   | "account_rejected"
   | "admin_welcome"
   | "account_deactivated"
-  | "organization_invitation";
+  | "organization_invitation"
+  | "email_verification"
+  | "magic_link"
+  | "email_otp";
 
 export const EMAIL_KINDS: readonly EmailKind[] = [
   "registration_pending",
@@ -22,6 +25,9 @@ export const EMAIL_KINDS: readonly EmailKind[] = [
   "admin_welcome",
   "account_deactivated",
   "organization_invitation",
+  "email_verification",
+  "magic_link",
+  "email_otp",
 ];
 
 export interface EmailMessage {

@@ -28,6 +28,12 @@ export interface EmailParams {
   account_deactivated: Name;
   /** An invitation to an organization (issue 12): the token goes in the accept link only. */
   organization_invitation: Name & { organizationName: string; inviterEmail?: string | null; token: string; validDays: number };
+  /** Email verification (issue 10): the token goes in the verify link only. */
+  email_verification: Name & { token: string; validMinutes: number };
+  /** A magic sign-in link: `url` is the whole link (this service's verify page), built by the caller. */
+  magic_link: Name & { url: string; validMinutes: number; applicationName?: string | null };
+  /** A one-time sign-in code (6 digits). */
+  email_otp: Name & { code: string; validMinutes: number; applicationName?: string | null };
 }
 
 export function escapeHtml(value: string): string {
@@ -262,6 +268,55 @@ export function organizationInvitationEmail(branding: EmailBranding, params: Ema
   });
 }
 
+export function verifyEmailUrl(branding: EmailBranding, token: string): string {
+  return `${base(branding)}/verify-email?token=${encodeURIComponent(token)}`;
+}
+
+export function emailVerificationEmail(branding: EmailBranding, params: EmailParams["email_verification"]): EmailContent {
+  const app = oneLine(branding.appName, 100);
+  return render(branding, {
+    subject: `${app}: confirm your email address`,
+    name: params.name,
+    blocks: [
+      { p: `Please confirm that this is the email address of your ${app} account.` },
+      { link: { label: "Confirm your email address", url: verifyEmailUrl(branding, params.token) } },
+      { p: `The link is valid for ${formatValidity(params.validMinutes)} and can be used once.` },
+      { note: "If you did not create an account or ask for this message, you can ignore it." },
+    ],
+  });
+}
+
+export function magicLinkEmail(branding: EmailBranding, params: EmailParams["magic_link"]): EmailContent {
+  const app = oneLine(branding.appName, 100);
+  const to = params.applicationName ? oneLine(params.applicationName, 100) : app;
+  return render(branding, {
+    subject: `${app}: your sign-in link`,
+    name: params.name,
+    blocks: [
+      { p: `Use the link below to sign in to ${to}. You will be asked to confirm on the page it opens.` },
+      { link: { label: "Sign in", url: params.url } },
+      { p: `The link is valid for ${formatValidity(params.validMinutes)} and can be used once.` },
+      { note: "If you did not ask to sign in, you can ignore this message; nobody can sign in without this link." },
+    ],
+  });
+}
+
+export function emailOtpEmail(branding: EmailBranding, params: EmailParams["email_otp"]): EmailContent {
+  const app = oneLine(branding.appName, 100);
+  const to = params.applicationName ? oneLine(params.applicationName, 100) : app;
+  const code = params.code.replace(/[^0-9]/g, "");
+  return render(branding, {
+    subject: `${app}: your sign-in code is ${code}`,
+    name: params.name,
+    blocks: [
+      { p: `Your code to sign in to ${to} is:` },
+      { p: code },
+      { p: `It is valid for ${formatValidity(params.validMinutes)} and can be used once. Never share it: we will never ask you for it.` },
+      { note: "If you did not ask to sign in, you can ignore this message." },
+    ],
+  });
+}
+
 export const templates: { [K in EmailKind]: (branding: EmailBranding, params: EmailParams[K]) => EmailContent } = {
   registration_pending: registrationPendingEmail,
   registration_exists: registrationExistsEmail,
@@ -272,4 +327,7 @@ export const templates: { [K in EmailKind]: (branding: EmailBranding, params: Em
   admin_welcome: adminWelcomeEmail,
   account_deactivated: accountDeactivatedEmail,
   organization_invitation: organizationInvitationEmail,
+  email_verification: emailVerificationEmail,
+  magic_link: magicLinkEmail,
+  email_otp: emailOtpEmail,
 };

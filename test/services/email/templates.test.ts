@@ -22,6 +22,9 @@ const sampleParams: { [K in EmailKind]: EmailParams[K] } = {
   admin_welcome: { name: "Ada", email: "ada@example.test" },
   account_deactivated: { name: "Ada" },
   organization_invitation: { name: null, organizationName: "Acme Corp", inviterEmail: "owner@example.test", token: "inv+tok/=", validDays: 7 },
+  email_verification: { name: "Ada", token: "ver+tok/=", validMinutes: 1440 },
+  magic_link: { name: "Ada", url: "https://auth.example.test/auth/magic-link/verify?token=abc", validMinutes: 15, applicationName: "Shop" },
+  email_otp: { name: "Ada", code: "012345", validMinutes: 10, applicationName: "Shop" },
 };
 
 describe("email templates", () => {
