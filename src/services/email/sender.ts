@@ -13,7 +13,10 @@ export type EmailKind =
   | "organization_invitation"
   | "email_verification"
   | "magic_link"
-  | "email_otp";
+  | "email_otp"
+  | "mfa_enabled"
+  | "mfa_disabled"
+  | "mfa_recovery_codes";
 
 export const EMAIL_KINDS: readonly EmailKind[] = [
   "registration_pending",
@@ -28,6 +31,9 @@ export const EMAIL_KINDS: readonly EmailKind[] = [
   "email_verification",
   "magic_link",
   "email_otp",
+  "mfa_enabled",
+  "mfa_disabled",
+  "mfa_recovery_codes",
 ];
 
 export interface EmailMessage {

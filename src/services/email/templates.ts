@@ -34,6 +34,10 @@ export interface EmailParams {
   magic_link: Name & { url: string; validMinutes: number; applicationName?: string | null };
   /** A one-time sign-in code (6 digits). */
   email_otp: Name & { code: string; validMinutes: number; applicationName?: string | null };
+  /** Two-factor authentication turned on, turned off (by the user or by staff), new recovery codes. */
+  mfa_enabled: Name;
+  mfa_disabled: Name;
+  mfa_recovery_codes: Name;
 }
 
 export function escapeHtml(value: string): string {
@@ -317,6 +321,43 @@ export function emailOtpEmail(branding: EmailBranding, params: EmailParams["emai
   });
 }
 
+export function mfaEnabledEmail(branding: EmailBranding, params: EmailParams["mfa_enabled"]): EmailContent {
+  const app = oneLine(branding.appName, 100);
+  return render(branding, {
+    subject: `${app}: two-factor authentication is on`,
+    name: params.name,
+    blocks: [
+      { p: `Two-factor authentication was turned on for your ${app} account. Signing in now also asks for a code from your authenticator app.` },
+      { p: "Keep your recovery codes somewhere safe: each one signs you in once if you lose your authenticator." },
+      { note: "If you did not do this, reset your password right away and contact your administrator." },
+    ],
+  });
+}
+
+export function mfaDisabledEmail(branding: EmailBranding, params: EmailParams["mfa_disabled"]): EmailContent {
+  const app = oneLine(branding.appName, 100);
+  return render(branding, {
+    subject: `${app}: two-factor authentication is off`,
+    name: params.name,
+    blocks: [
+      { p: `Two-factor authentication was turned off for your ${app} account, and the devices it remembered were forgotten.` },
+      { note: "If you did not do this, reset your password right away and contact your administrator." },
+    ],
+  });
+}
+
+export function mfaRecoveryCodesEmail(branding: EmailBranding, params: EmailParams["mfa_recovery_codes"]): EmailContent {
+  const app = oneLine(branding.appName, 100);
+  return render(branding, {
+    subject: `${app}: new recovery codes`,
+    name: params.name,
+    blocks: [
+      { p: `A new set of recovery codes was created for your ${app} account. The earlier codes no longer work.` },
+      { note: "If you did not do this, reset your password right away and contact your administrator." },
+    ],
+  });
+}
+
 export const templates: { [K in EmailKind]: (branding: EmailBranding, params: EmailParams[K]) => EmailContent } = {
   registration_pending: registrationPendingEmail,
   registration_exists: registrationExistsEmail,
@@ -330,4 +371,7 @@ export const templates: { [K in EmailKind]: (branding: EmailBranding, params: Em
   email_verification: emailVerificationEmail,
   magic_link: magicLinkEmail,
   email_otp: emailOtpEmail,
+  mfa_enabled: mfaEnabledEmail,
+  mfa_disabled: mfaDisabledEmail,
+  mfa_recovery_codes: mfaRecoveryCodesEmail,
 };

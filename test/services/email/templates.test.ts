@@ -25,6 +25,9 @@ const sampleParams: { [K in EmailKind]: EmailParams[K] } = {
   email_verification: { name: "Ada", token: "ver+tok/=", validMinutes: 1440 },
   magic_link: { name: "Ada", url: "https://auth.example.test/auth/magic-link/verify?token=abc", validMinutes: 15, applicationName: "Shop" },
   email_otp: { name: "Ada", code: "012345", validMinutes: 10, applicationName: "Shop" },
+  mfa_enabled: { name: "Ada" },
+  mfa_disabled: { name: "Ada" },
+  mfa_recovery_codes: { name: "Ada" },
 };
 
 describe("email templates", () => {
