@@ -164,10 +164,22 @@ const BODY_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
 /**
  * Routes that answer in another protocol's shape and read their own bodies: /oauth/* (RFC 6749
- * form-encoded parameters, JSON too, RFC error bodies) and the Connect token service. The guard
- * only enforces the size limit there.
+ * form-encoded parameters, JSON too, RFC error bodies), the Connect token service, and the social
+ * sign-in callback (Apple posts it as a form: response_mode=form_post). The guard only enforces
+ * the size limit there.
  */
-const OWN_BODY_PROTOCOL_PATHS = /^\/(oauth\/|auth\.v1\.TokenService\/)/;
+const OWN_BODY_PROTOCOL_PATHS = /^\/(oauth\/|auth\.v1\.TokenService\/|auth\/oauth\/[a-z]+\/callback$)/;
+
+/**
+ * The hosted pages and the staff portal (src/routes/pages/): HTML forms post
+ * application/x-www-form-urlencoded there. Size and UTF-8 are checked here; the page routers parse
+ * the form and check its CSRF token and origin.
+ */
+export const PAGE_FORM_PATHS = /^\/(login|signup|forgot-password|reset-password|verify-email|magic-link|invitations|account|logout|portal|auth\/magic-link\/verify)(\/|$)/;
+
+function isForm(contentType: string | undefined): boolean {
+  return contentType?.split(";")[0].trim().toLowerCase() === "application/x-www-form-urlencoded";
+}
 
 function isJson(contentType: string | undefined): boolean {
   if (!contentType) return false;
@@ -207,7 +219,8 @@ export const bodyGuard: MiddlewareHandler<AppEnv> = async (c, next) => {
     c.req.raw = new Request(raw.url, { method: raw.method, headers: raw.headers });
     return next();
   }
-  const ownProtocol = OWN_BODY_PROTOCOL_PATHS.test(new URL(raw.url).pathname);
+  const path = new URL(raw.url).pathname;
+  const ownProtocol = OWN_BODY_PROTOCOL_PATHS.test(path) || (PAGE_FORM_PATHS.test(path) && isForm(c.req.header("content-type")));
   if (!ownProtocol && !isJson(c.req.header("content-type"))) throw errors.unsupportedMediaType();
   const bytes = new Uint8Array(size);
   let offset = 0;

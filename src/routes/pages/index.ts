@@ -1,5 +1,17 @@
-// Hosted pages (issue 13): server-rendered with hono/jsx on the API's origin.
+// Hosted pages (issue 13): server-rendered with hono/jsx on the API's origin. This file composes
+// the page routers; each lives in its own module and is built with pageRouter() and
+// pageMiddleware from src/pages/ (layout, i18n, CSRF, the pages' session).
 import { Hono } from "hono";
 import type { AppEnv } from "../../http/middleware";
+import { accountRoutes } from "./account";
+import { pageAssetRoutes } from "./assets";
+import { loginRoutes } from "./login";
+import { passwordRoutes } from "./password";
+import { signupRoutes } from "./signup";
 
-export const pageRoutes = new Hono<AppEnv>();
+export const pageRoutes = new Hono<AppEnv>()
+  .route("/", pageAssetRoutes)
+  .route("/", loginRoutes)
+  .route("/", signupRoutes)
+  .route("/", passwordRoutes)
+  .route("/", accountRoutes);

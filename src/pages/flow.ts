@@ -1,0 +1,24 @@
+// Where a sign-in through the pages goes once a service has answered with an outcome:
+// - with ?redirect_uri= (registered): back to the application with a one-time code (never a
+//   token) that it exchanges at POST /auth/redirect/exchange: the session is the application's;
+// - without: the pages keep the session (cookies) and show the account page.
+// A second step still needed is the caller's to show (the MFA page), or, when the pages cannot
+// show it, the application's (the code carries the mfa_required outcome).
+import type { Context } from "hono";
+import { redirectWithCode } from "../services/auth/redirect-code";
+import type { SignInOutcome } from "../services/auth/outcome";
+import { pageHref, type PageContext, type PageEnv } from "./context";
+import { startPageSession } from "./session";
+
+/** The answer to a completed sign-in (`signed_in`): a 303 to the application or to /account. */
+export async function completeSignIn(c: Context<PageEnv>, page: PageContext, outcome: SignInOutcome): Promise<Response> {
+  if (page.redirectUri) {
+    const location = await redirectWithCode(c.get("deps"), page.app, page.redirectUri, outcome);
+    return c.redirect(location, 303);
+  }
+  if (outcome.kind === "signed_in") {
+    startPageSession(c, page.app, outcome.tokens);
+    return c.redirect(pageHref(page, "/account"), 303);
+  }
+  return c.redirect(pageHref(page, "/login"), 303);
+}

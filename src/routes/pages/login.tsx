@@ -1,0 +1,107 @@
+// /login: the sign-in page. The methods shown follow the application's sign-in policy
+// (signInPolicy): password, and each configured social provider (a link to
+// /auth/oauth/{provider}); the second step when the account needs one. Signing out: POST /logout.
+import type { Context } from "hono";
+import { requestMeta } from "../../http/middleware";
+import { signInPolicy } from "../../services/applications/policy";
+import { login } from "../../services/auth/login";
+import type { SocialProvider } from "../../services/applications/fields";
+import { carried, pageHref, pageMiddleware, pageOf, type PageContext, type PageEnv } from "../../pages/context";
+import type { FormProblems } from "../../pages/errors";
+import { completeSignIn } from "../../pages/flow";
+import { checkFields, hasProblems, noProblems, problemsFrom } from "../../pages/forms";
+import { Alert, Field, Form, FormError, Layout } from "../../pages/layout";
+import { endPageSession } from "../../pages/session";
+import { pageRouter } from "../../pages/router";
+
+const PROVIDER_NAMES: Record<SocialProvider, string> = { google: "Google", github: "GitHub", microsoft: "Microsoft", apple: "Apple" };
+
+/** The social providers this page offers: in the application's policy and configured here. */
+function socialProviders(c: Context<PageEnv>, page: PageContext): SocialProvider[] {
+  const configured = c.get("deps").config.social;
+  return signInPolicy(page.app).social.filter((p) => configured[p] !== undefined);
+}
+
+interface LoginViewProps {
+  page: PageContext;
+  social: SocialProvider[];
+  email?: string;
+  problems?: FormProblems;
+  notice?: string | null;
+}
+
+export function LoginView({ page, social, email, problems = noProblems(), notice }: LoginViewProps) {
+  const { t } = page;
+  const policy = signInPolicy(page.app);
+  return (
+    <Layout page={page} title={t("login.title")}>
+      <div class="card">
+        <h1>{t("login.heading", { brand: page.brand })}</h1>
+        {notice ? <Alert kind="ok">{notice}</Alert> : null}
+        <FormError message={problems.form} />
+        {policy.password ? (
+          <Form page={page} action={pageHref(page, "/login")} id="password-form" label={t("login.title")}>
+            <Field id="email" name="email" type="email" label={t("login.email")} autocomplete="username webauthn" value={email} error={problems.fields.email} required />
+            <Field id="password" name="password" type="password" label={t("login.password")} autocomplete="current-password" error={problems.fields.password} required />
+            <button type="submit" class="block">
+              {t("login.submit")}
+            </button>
+          </Form>
+        ) : null}
+        {social.length ? (
+          <>
+            <div class="divider">{t("login.or")}</div>
+            <div class="stack">
+              {social.map((p) => {
+                const q = new URLSearchParams({ client_id: page.app.id });
+                if (page.redirectUri) q.set("redirectUri", page.redirectUri);
+                return (
+                  <a class="button secondary block" href={`/auth/oauth/${p}?${q}`}>
+                    {t("login.social", { provider: PROVIDER_NAMES[p] })}
+                  </a>
+                );
+              })}
+            </div>
+          </>
+        ) : null}
+        <div class="links">
+          <a href={pageHref(page, "/forgot-password")}>{t("login.forgot")}</a>
+          <span>
+            {t("login.noAccount")} <a href={pageHref(page, "/signup")}>{t("login.signupLink")}</a>
+          </span>
+        </div>
+      </div>
+    </Layout>
+  );
+}
+
+export const loginRoutes = pageRouter()
+  .get("/login", ...pageMiddleware, (c) => {
+    const page = pageOf(c);
+    const notice = c.req.query("signed_out") === "1" ? page.t("login.signedOut") : null;
+    return c.html(<LoginView page={page} social={socialProviders(c, page)} notice={notice} />);
+  })
+  .post("/login", ...pageMiddleware, async (c) => {
+    const page = pageOf(c);
+    const email = (page.form.email ?? "").trim();
+    const social = socialProviders(c, page);
+    const checked = checkFields(page, ["email", "password"], "email");
+    if (hasProblems(checked)) return c.html(<LoginView page={page} social={social} email={email} problems={checked} />, 400);
+    if (!signInPolicy(page.app).password) return c.html(<LoginView page={page} social={social} email={email} problems={{ form: page.t("error.unavailable"), fields: {} }} />, 403);
+    let outcome;
+    try {
+      outcome = await login(c.get("deps"), page.app, { email, password: page.form.password ?? "" }, requestMeta(c));
+    } catch (err) {
+      const problems = problemsFrom(page, err, { password: "password" });
+      const status = (err as { status: 400 | 401 | 403 | 429 }).status;
+      const retry = (err as { extra?: { headers?: Record<string, string> } }).extra?.headers?.["Retry-After"];
+      if (retry) c.header("Retry-After", retry);
+      return c.html(<LoginView page={page} social={social} email={email} problems={problems} />, status);
+    }
+    return completeSignIn(c, page, outcome);
+  })
+  .post("/logout", ...pageMiddleware, async (c) => {
+    const page = pageOf(c);
+    await endPageSession(c);
+    return c.redirect(`/login?${carried(page, { signed_out: "1" })}`, 303);
+  });
