@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import type { FakeOAuthProvided } from "./test/helpers/fake-oauth-provider.ts";
 
 // Nothing in a test run may reach out to the internet.
 process.env.WRANGLER_SEND_METRICS = "false";
@@ -12,6 +13,27 @@ process.env.WRANGLER_HIDE_BANNER = "true";
 const wranglerToml = readFileSync(new URL("./wrangler.toml", import.meta.url), "utf8");
 const compatibilityDate = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(wranglerToml)![1];
 const compatibilityFlags = JSON.parse(/^compatibility_flags\s*=\s*(\[.*\])/m.exec(wranglerToml)![1]) as string[];
+
+/** The four providers' credentials and endpoints, pointed at the fake. */
+function socialBindings(fake: FakeOAuthProvided): Record<string, string> {
+  return {
+    GOOGLE_CLIENT_ID: fake.google.clientId,
+    GOOGLE_CLIENT_SECRET: fake.google.clientSecret,
+    GOOGLE_ISSUER: fake.google.issuer,
+    MICROSOFT_CLIENT_ID: fake.microsoft.clientId,
+    MICROSOFT_CLIENT_SECRET: fake.microsoft.clientSecret,
+    MICROSOFT_ISSUER: fake.microsoft.issuer,
+    APPLE_CLIENT_ID: fake.apple.clientId,
+    APPLE_TEAM_ID: fake.apple.teamId,
+    APPLE_KEY_ID: fake.apple.keyId,
+    APPLE_PRIVATE_KEY: fake.apple.privateKey,
+    APPLE_ISSUER: fake.apple.issuer,
+    GITHUB_CLIENT_ID: fake.github.clientId,
+    GITHUB_CLIENT_SECRET: fake.github.clientSecret,
+    GITHUB_BASE_URL: fake.github.baseUrl,
+    GITHUB_API_URL: fake.github.apiUrl,
+  };
+}
 
 export default defineConfig({
   plugins: [
@@ -46,6 +68,9 @@ export default defineConfig({
             TEST_CF_ACCESS_CERTS_URL: inject("cfAccess").certsUrl,
             TEST_CF_ACCESS_PRIVATE_KEY: inject("cfAccess").privateKey,
             TEST_CF_ACCESS_UNKNOWN_PRIVATE_KEY: inject("cfAccess").unknownPrivateKey,
+            // Social sign-in against the local fake provider (test/helpers/fake-oauth-provider.ts).
+            ...socialBindings(inject("oauthFake")),
+            TEST_OAUTH_FAKE: JSON.stringify(inject("oauthFake")),
           },
         },
       };

@@ -7,6 +7,7 @@ import type { AddressInfo } from "node:net";
 import pg from "pg";
 import type { TestProject } from "vitest/node";
 import { startLocalStack } from "../scripts/local-stack/index.ts";
+import { startFakeOAuthProvider, type FakeOAuthProvided } from "./helpers/fake-oauth-provider.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -14,6 +15,7 @@ declare module "vitest" {
     keys: { pkcs8: string; pkcs1: string; nextPkcs8: string; nextSpki: string; retiredPkcs1Public: string };
     finance: { databaseUrl: string };
     cfAccess: { certsUrl: string; privateKey: string; unknownPrivateKey: string };
+    oauthFake: FakeOAuthProvided;
   }
 }
 
@@ -96,6 +98,8 @@ export default async function setup(project: TestProject) {
 
   const stack = await startLocalStack({ databaseUrl, redisUrl, finance: { databaseUrl: financeDatabaseUrl, fixture: true } });
   const cfAccess = await startCfAccessCerts();
+  // Google, Microsoft, Apple and GitHub on loopback (test/routes/social/).
+  const oauthFake = await startFakeOAuthProvider();
   console.log(`[test] local stack: ${stack.describe()}`);
 
   const current = rsaKey();
@@ -117,8 +121,9 @@ export default async function setup(project: TestProject) {
     retiredPkcs1Public: retired.publicKey.export({ type: "pkcs1", format: "pem" }).toString(),
   });
   project.provide("cfAccess", cfAccess.provided);
+  project.provide("oauthFake", oauthFake.provided);
 
   return async () => {
-    await Promise.all([stack.close(), cfAccess.close()]);
+    await Promise.all([stack.close(), cfAccess.close(), oauthFake.close()]);
   };
 }
