@@ -15,7 +15,8 @@
 //   fake_tamper: wrong_key | unknown_kid | alg_none | wrong_aud | wrong_iss | expired | wrong_nonce |
 //                no_nonce | tid_mismatch | no_id_token,
 //   fake_emails (GitHub: JSON list of {email, primary, verified}), fake_user (Apple: the `user` JSON).
-// GET /__requests lists the token requests received (for assertions on what the Worker sent).
+// GET /__requests lists the token requests received (for assertions on what the Worker sent). Apple's
+// form also comes as the header x-fake-form-post (base64url JSON {action, fields}) for the tests.
 import { createHash, generateKeyPairSync, randomBytes, type KeyObject } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -176,7 +177,7 @@ export async function startFakeOAuthProvider(): Promise<{ provided: FakeOAuthPro
       const inputs = Object.entries(fields)
         .map(([k, v]) => `<input type="hidden" name="${k}" value="${v.replace(/&/g, "&amp;").replace(/"/g, "&quot;")}">`)
         .join("");
-      res.writeHead(200, { "content-type": "text/html", "x-fake-form-post": JSON.stringify({ action: redirectUri, fields }) });
+      res.writeHead(200, { "content-type": "text/html", "x-fake-form-post": Buffer.from(JSON.stringify({ action: redirectUri, fields })).toString("base64url") });
       res.end(`<!doctype html><form method="post" action="${redirectUri}">${inputs}</form><script>document.forms[0].submit()</script>`);
       return;
     }

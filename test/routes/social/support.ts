@@ -73,7 +73,7 @@ export async function atProvider(authorizationUrl: URL, controls: Record<string,
   for (const [k, v] of Object.entries(controls)) url.searchParams.set(k, v);
   const res = await fetch(url, { redirect: "manual" });
   if (res.status === 200 && res.headers.get("x-fake-form-post")) {
-    const post = JSON.parse(res.headers.get("x-fake-form-post")!) as { action: string; fields: Record<string, string> };
+    const post = JSON.parse(new TextDecoder().decode(Uint8Array.from(atob(res.headers.get("x-fake-form-post")!.replace(/-/g, "+").replace(/_/g, "/")), (ch) => ch.charCodeAt(0)))) as { action: string; fields: Record<string, string> };
     await res.text();
     return { method: "POST", url: post.action, form: post.fields };
   }
