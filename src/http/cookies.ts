@@ -44,3 +44,14 @@ export function assertCookieOrigin(c: Context<AppEnv>): void {
   if (origin === own || allowed.includes(origin)) return;
   throw new AppError(403, "origin_not_allowed", "This origin may not use the refresh cookie");
 }
+
+/** The remembered-device cookie (MFA, issue 10): HttpOnly, Secure per COOKIE_SECURE, SameSite=Lax, scoped to /auth. */
+export const DEVICE_COOKIE = "auth_device";
+
+export function setDeviceCookie(c: Context<AppEnv>, token: string, maxAgeSeconds: number): void {
+  setCookie(c, DEVICE_COOKIE, token, { ...options(c.get("deps").config), sameSite: "Lax", maxAge: maxAgeSeconds });
+}
+
+export function readDeviceCookie(c: Context<AppEnv>): string | null {
+  return getCookie(c, DEVICE_COOKIE) ?? null;
+}

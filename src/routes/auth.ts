@@ -3,7 +3,8 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { AUTH_PROVIDERS } from "../db/schema";
 import { AppError } from "../http/errors";
-import { assertCookieOrigin, clearRefreshCookie, readRefreshCookie, setRefreshCookie } from "../http/cookies";
+import { assertCookieOrigin, clearRefreshCookie, readDeviceCookie, readRefreshCookie, setRefreshCookie } from "../http/cookies";
+import { STEP_UP_HEADER, stepUp } from "../http/step-up";
 import { application, tokenApplication } from "../http/application";
 import { bearer, requestMeta, type AppEnv } from "../http/middleware";
 import { Email, SignInAnswerSchema, TokensSchema, TokenTransport, signInAnswer, tokenResponse } from "../http/auth-schemas";
@@ -99,6 +100,7 @@ const loginRoute = createRoute({
             description: '"", "internal" or "auto": this service\'s users; "vendor": not implemented (501)',
           }),
           tokenTransport: TokenTransport.optional(),
+          deviceToken: z.string().max(200).optional().openapi({ description: "A remembered-device token from /auth/mfa/verify (clients without the auth_device cookie): skips the second factor" }),
         })
         .strict(),
     ),
@@ -254,13 +256,17 @@ const changePasswordRoute = createRoute({
   path: "/auth/change-password",
   tags,
   security,
-  middleware: [bearer] as const,
-  summary: "Change the password (current password required); ends the caller's other sessions",
-  request: { body: jsonBody(z.object({ currentPassword: AnyPassword, newPassword: NewPassword }).strict()) },
+  middleware: [bearer, stepUp] as const,
+  summary: "Change the password (current password required; a step-up when the user has a second factor); ends the caller's other sessions",
+  request: {
+    headers: z.object({ [STEP_UP_HEADER]: z.string().max(200).optional().openapi({ description: "Step-up token (POST /auth/step-up), for users with a second factor not signed in within 5 minutes" }) }),
+    body: jsonBody(z.object({ currentPassword: AnyPassword, newPassword: NewPassword }).strict()),
+  },
   responses: {
     200: jsonContent(envelope(z.object({ revokedSessions: z.number().int() })), "Changed"),
     400: errorResponse("invalid_current_password, weak_password, validation_error"),
     401: errorResponse("unauthorized, invalid_token, token_expired, token_revoked"),
+    403: errorResponse("step_up_required (a user with a second factor: X-Step-Up-Token, or sign in again)"),
     429: errorResponse("rate_limited (Retry-After)"),
   },
 });
@@ -277,7 +283,12 @@ export const authRoutes = createRouter()
     const body = c.req.valid("json");
     if (body.accountType === "vendor") throw new AppError(501, "not_implemented", "Vendor sign-in is not implemented by this service");
     const transport = body.tokenTransport ?? c.req.valid("query").tokenTransport ?? "json";
-    const outcome = await login(c.get("deps"), c.get("application")!, { email: body.email, password: body.password }, requestMeta(c));
+    const outcome = await login(
+      c.get("deps"),
+      c.get("application")!,
+      { email: body.email, password: body.password, deviceToken: body.deviceToken ?? readDeviceCookie(c) },
+      requestMeta(c),
+    );
     return c.json({ data: signInAnswer(c, outcome, transport) }, 200);
   })
   .openapi(refreshRoute, async (c) => {

@@ -73,6 +73,9 @@ export async function consumeResetToken(
           update sessions set revoked_at = ${ts(input.now)}, revoked_reason = 'password_reset'
           from changed where sessions.user_id = changed.id and sessions.revoked_at is null
           returning sessions.id
+        ), forgotten as (
+          -- A reset forgets every remembered device (MFA, issue 10): the second factor is asked again.
+          delete from remembered_devices using changed where remembered_devices.user_id = changed.id
         ), audited as (
           insert into auth_audit_logs (event_type, actor_user_id, target_user_id, ip, user_agent, metadata, created_at)
           select ${a.type}, changed.id, changed.id, ${a.ip ?? null}, ${a.userAgent ?? null}, ${jsonb(a.metadata)}, ${ts(a.at)} from changed

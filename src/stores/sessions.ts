@@ -23,10 +23,34 @@ export interface SignInStart extends AuditContext {
    * sign-in that already answered 503 leaves nothing behind.
    */
   deadline: Date;
+  /** SHA-256 of a remembered-device token the client sent (MFA): whether it is live comes back as `deviceRemembered`. */
+  deviceTokenHash?: string | null;
+}
+
+/** The user's enabled TOTP as a sign-in statement reads it (for the MFA challenge), or null. */
+export interface SignInTotp {
+  ciphertext: string;
+  keyId: string;
 }
 
 /** What sign-in read about the account, and whether its statement started the session. */
-export type SignInRead = Credentials & { sessionStarted: boolean; emailVerified: boolean };
+export type SignInRead = Credentials & {
+  sessionStarted: boolean;
+  emailVerified: boolean;
+  /** Second factors (issue 10): the enabled TOTP, and whether the client's remembered-device token is live. */
+  totp?: SignInTotp | null;
+  deviceRemembered?: boolean;
+};
+
+/** SQL: the enabled TOTP of the user `userId` as json, or null; whether `deviceTokenHash` is a live remembered device of theirs. */
+function secondFactorColumns(userId: SQL, deviceTokenHash: string | null | undefined, now: Date): SQL {
+  return sql`(select json_build_object('ciphertext', t.secret_ciphertext, 'keyId', t.key_id) from mfa_totp t where t.user_id = ${userId} and t.enabled_at is not null) as totp,
+             ${deviceTokenHash ? sql`exists(select 1 from remembered_devices d where d.user_id = ${userId} and d.token_hash = ${deviceTokenHash} and d.expires_at > ${ts(now)})` : sql`false`} as "deviceRemembered"`;
+}
+
+function parseSecondFactors<T extends { totp?: unknown; deviceRemembered?: unknown }>(r: T): T {
+  return { ...r, totp: typeof r.totp === "string" ? JSON.parse(r.totp) : (r.totp ?? null), deviceRemembered: r.deviceRemembered === true || r.deviceRemembered === "t" };
+}
 
 /**
  * Sign-in's one statement on the critical path: finds the account by email (the row locked and
@@ -57,10 +81,11 @@ export async function startSignIn(db: Database, s: SignInStart): Promise<SignInR
         select found.id, found.email, found.password_hash as "passwordHash", found.global_role as "globalRole",
                found.token_version as "tokenVersion", found.approval_status as "approvalStatus", found.is_active as "isActive",
                found.full_name as "fullName", found.phone_number as "phoneNumber", found.profile_picture_url as "profilePictureUrl",
-               found.auth_provider as "authProvider", found.email_verified as "emailVerified", exists(select 1 from created) as "sessionStarted"
+               found.auth_provider as "authProvider", found.email_verified as "emailVerified", exists(select 1 from created) as "sessionStarted",
+               ${secondFactorColumns(sql`found.id`, s.deviceTokenHash, s.now)}
         from found`,
   );
-  return found[0] ?? null;
+  return found[0] ? parseSecondFactors(found[0]) : null;
 }
 
 /**
@@ -85,8 +110,21 @@ export async function startProvenSession(
     ip: string | null;
     userAgent: string | null;
     audit: { type: string; metadata: Record<string, unknown> };
+    /**
+     * The second-factor gate (issue 10): with it, no session starts when the user has an enabled
+     * TOTP (unless `deviceTokenHash` is a live remembered device) or, with `required`, has none;
+     * the TOTP and the device's state come back either way. "off" never asks.
+     */
+    secondFactor?: { policy: "off" | "optional" | "required"; deviceTokenHash: string | null };
   },
 ): Promise<SignInRead | null> {
+  const gate = s.secondFactor;
+  const hasTotp = sql`exists(select 1 from mfa_totp t where t.user_id = found.id and t.enabled_at is not null)`;
+  const remembered = gate?.deviceTokenHash
+    ? sql`exists(select 1 from remembered_devices d where d.user_id = found.id and d.token_hash = ${gate.deviceTokenHash} and d.expires_at > ${ts(s.now)})`
+    : sql`false`;
+  const needsSecondFactor =
+    !gate || gate.policy === "off" ? sql`false` : sql`(not ${remembered} and (${hasTotp} or ${gate.policy === "required"}::boolean))`;
   const found = await rows<SignInRead>(
     db,
     sql`with found as (
@@ -101,6 +139,7 @@ export async function startProvenSession(
           from found
           where found.is_active and found.approval_status = 'APPROVED'
             and (${s.expectTokenVersion ?? null}::int is null or found.token_version = ${s.expectTokenVersion ?? null}::int)
+            and not ${needsSecondFactor}
           returning id
         ), touched as (
           update users set last_login_at = ${ts(s.now)} where id = (select found.id from found) and exists(select 1 from created)
@@ -113,10 +152,11 @@ export async function startProvenSession(
         select found.id, found.email, found.password_hash as "passwordHash", found.global_role as "globalRole",
                found.token_version as "tokenVersion", found.approval_status as "approvalStatus", found.is_active as "isActive",
                found.full_name as "fullName", found.phone_number as "phoneNumber", found.profile_picture_url as "profilePictureUrl",
-               found.auth_provider as "authProvider", found.email_verified as "emailVerified", exists(select 1 from created) as "sessionStarted"
+               found.auth_provider as "authProvider", found.email_verified as "emailVerified", exists(select 1 from created) as "sessionStarted",
+               ${secondFactorColumns(sql`found.id`, gate?.deviceTokenHash, s.now)}
         from found`,
   );
-  return found[0] ?? null;
+  return found[0] ? parseSecondFactors(found[0]) : null;
 }
 
 /**

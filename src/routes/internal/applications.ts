@@ -3,6 +3,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { APPLICATION_STATUSES, APPLICATION_TYPES } from "../../db/schema";
 import { requestMeta } from "../../http/middleware";
+import { stepUp } from "../../http/step-up";
 import { createRouter, envelope, errorResponse, jsonBody, jsonContent } from "../../http/openapi";
 import { staff } from "../../http/staff";
 import { ApplicationSettingsSchema, CreateApplicationSchema, UpdateApplicationSchema } from "../../services/applications/fields";
@@ -149,7 +150,7 @@ const createKeyRoute = createRoute({
   path: "/internal/applications/{id}/api-keys",
   tags,
   security,
-  middleware: [staff] as const,
+  middleware: [staff, stepUp] as const,
   summary: "Create an API key for the application (older keys stay valid until revoked)",
   description: "The key is in the answer once; only its hash and a display prefix are stored.",
   request: { params: IdParam, body: jsonBody(z.object({ name: z.string().trim().min(1).max(100).optional() }).strict()) },
@@ -157,6 +158,7 @@ const createKeyRoute = createRoute({
     201: jsonContent(envelope(NewApiKeySchema), "The new key (shown once)"),
     400: errorResponse("validation_error"),
     ...staffErrors,
+    403: errorResponse("forbidden (PLATFORM_ADMIN and up); step_up_required (staff with a second factor: X-Step-Up-Token, or sign in again)"),
     404: errorResponse("not_found"),
   },
 });

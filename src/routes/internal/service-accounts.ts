@@ -4,6 +4,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { APPLICATION_STATUSES } from "../../db/schema";
 import { requestMeta } from "../../http/middleware";
+import { stepUp } from "../../http/step-up";
 import { createRouter, envelope, errorResponse, jsonBody, jsonContent } from "../../http/openapi";
 import { staff } from "../../http/staff";
 import {
@@ -185,7 +186,7 @@ const createSecretRoute = createRoute({
   path: `${BASE}/{serviceAccountId}/secrets`,
   tags,
   security,
-  middleware: [staff] as const,
+  middleware: [staff, stepUp] as const,
   summary: "Create a client secret (shown once; several may be live at once for rotation)",
   request: {
     params: AccountParams,
@@ -205,6 +206,7 @@ const createSecretRoute = createRoute({
     201: jsonContent(envelope(NewSecretSchema), "The secret, in `secret`, this once"),
     400: errorResponse("validation_error (expiresAt malformed or not in the future)"),
     ...staffErrors,
+    403: errorResponse("forbidden (PLATFORM_ADMIN and up); step_up_required (staff with a second factor: X-Step-Up-Token, or sign in again)"),
     404: errorResponse("not_found"),
   },
 });

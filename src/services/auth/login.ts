@@ -15,10 +15,13 @@ import type { CallingApplication } from "../applications/resolve";
 import { countAgainst, enforceLimits } from "../rate-limit";
 import { accountBlock, emailKey, issueTokens, normalizeEmail, toUserView, type RequestMeta } from "./common";
 import type { SignInOutcome } from "./outcome";
+import { deviceTokenHash, secondStep, startSecondStep } from "../mfa/challenge";
 
 export interface LoginInput {
   email: string;
   password: string;
+  /** A remembered-device token (cookie auth_device or body deviceToken): skips the second factor while live. */
+  deviceToken?: string | null;
 }
 
 export const emailNotVerified = () =>
@@ -48,7 +51,7 @@ export async function login(
   const now = deps.clock.now();
   const sessionId = crypto.randomUUID();
   const refreshSecret = randomSecret();
-  const [account, refreshHash] = await Promise.all([emailKey(email), sha256(refreshSecret)]);
+  const [account, refreshHash, deviceHash] = await Promise.all([emailKey(email), sha256(refreshSecret), deviceTokenHash(input.deviceToken)]);
   const expiresAt = new Date(now.getTime() + config.refreshTokenTtlMs);
 
   // The limit check (Redis) and the sign-in statement (SQL) go out together: at the edge a sign-in
@@ -72,6 +75,7 @@ export async function login(
       deadline: new Date(now.getTime() + config.http.dependencyTimeoutMs),
       ip: meta.ip,
       userAgent: meta.userAgent,
+      deviceTokenHash: deviceHash,
     }),
   ]);
   const user: SignInRead | null = read.status === "fulfilled" ? read.value : null;
@@ -117,6 +121,14 @@ export async function login(
   if (!user.emailVerified && signInPolicy(application).requireVerifiedEmail) {
     abandon("login.refused", { reason: "email_not_verified" });
     throw emailNotVerified();
+  }
+
+  // The MFA gate: a user with a second factor (and no live remembered device), or an application
+  // requiring MFA, gets the second step instead of tokens; the session just started goes.
+  const step = secondStep(application, user);
+  if (step !== "none") {
+    abandon("login.mfa_required", { reason: step === "challenge" ? "mfa_required" : "mfa_enrollment_required", applicationId: application.id });
+    return startSecondStep(deps, application, step, { id: user.id, email: user.email, tokenVersion: user.tokenVersion, totp: user.totp }, { amr: ["pwd"], method: "password" });
   }
 
   const verifiedHash = user.passwordHash;
