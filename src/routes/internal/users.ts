@@ -8,6 +8,8 @@ import { createRouter, envelope, errorResponse, jsonBody, jsonContent } from "..
 import { staff } from "../../http/staff";
 import { createUser, DEFAULT_PAGE_SIZE, deleteUser, getUser, listUsers, MAX_PAGE_SIZE, updateUser, type AdminUser } from "../../services/admin/users";
 import { MAX_PASSWORD_LENGTH } from "../../services/password-policy";
+import { resetUserMfa } from "../../services/mfa/staff";
+import { loadMfaSummary } from "../../stores/mfa";
 
 // ---- schemas -----------------------------------------------------------------------------------
 
@@ -92,6 +94,31 @@ const listRoute = createRoute({
   },
 });
 
+/** A user's second factors, for staff (issue 10). */
+const MfaSummarySchema = z
+  .object({
+    totp: z.boolean().openapi({ description: "TOTP is on" }),
+    recoveryCodesRemaining: z.number().int(),
+    passkeys: z.number().int().optional().openapi({ description: "Registered passkeys" }),
+  })
+  .openapi("UserMfaSummary");
+
+const resetMfaRoute = createRoute({
+  method: "delete",
+  path: "/internal/users/{id}/mfa",
+  tags,
+  security,
+  middleware: [staff] as const,
+  summary: "Remove a user's second factors: TOTP, recovery codes and remembered devices (PLATFORM_ADMIN and up; audited, the user is emailed)",
+  request: { params: IdParam },
+  responses: {
+    200: jsonContent(envelope(z.object({ totp: z.boolean(), recoveryCodes: z.number().int(), devices: z.number().int() })), "What was removed"),
+    400: errorResponse("validation_error (malformed id)"),
+    ...staffErrors,
+    404: errorResponse("not_found"),
+  },
+});
+
 const getRoute = createRoute({
   method: "get",
   path: "/internal/users/{id}",
@@ -101,7 +128,7 @@ const getRoute = createRoute({
   summary: "Read one user (platform staff)",
   request: { params: IdParam },
   responses: {
-    200: jsonContent(envelope(AdminUserSchema), "The user"),
+    200: jsonContent(envelope(AdminUserSchema.extend({ mfa: MfaSummarySchema })), "The user, with which second factors are on"),
     400: errorResponse("validation_error (malformed id)"),
     ...staffErrors,
     404: errorResponse("not_found"),
@@ -190,9 +217,13 @@ export const internalUserRoutes = createRouter()
     return c.json({ data: { users: page.users.map(view), nextCursor: page.nextCursor } }, 200);
   })
   .openapi(getRoute, async (c) => {
-    const user = await getUser(c.get("deps"), c.get("staff"), c.req.valid("param").id);
+    const [user, mfa] = await Promise.all([getUser(c.get("deps"), c.get("staff"), c.req.valid("param").id), loadMfaSummary(c.get("deps").db, c.req.valid("param").id)]);
     c.header("Cache-Control", "no-store");
-    return c.json({ data: view(user) }, 200);
+    return c.json({ data: { ...view(user), mfa } }, 200);
+  })
+  .openapi(resetMfaRoute, async (c) => {
+    const removed = await resetUserMfa(c.get("deps"), c.get("staff"), c.req.valid("param").id, requestMeta(c));
+    return c.json({ data: removed }, 200);
   })
   .openapi(createUserRoute, async (c) => {
     const user = await createUser(c.get("deps"), c.get("staff"), c.req.valid("json"), requestMeta(c));
