@@ -15,6 +15,7 @@ export const UserSchema = z
     globalRole: z.enum(GLOBAL_ROLES),
     approvalStatus: z.enum(APPROVAL_STATUSES),
     isActive: z.boolean(),
+    emailVerified: z.boolean().openapi({ description: "The address was proven by a link or code sent to it (claim email_verified)" }),
   })
   .openapi("User");
 

@@ -15,7 +15,9 @@ export type LimitName =
   | "reset-ip"
   | "register-ip"
   | "client-auth-failures-client"
-  | "client-auth-failures-ip";
+  | "client-auth-failures-ip"
+  | "email-link-email"
+  | "email-link-ip";
 
 const limiters = new WeakMap<Redis, Map<string, Ratelimit>>();
 

@@ -19,7 +19,7 @@ function columns(prefix = ""): SQL {
   return sql.raw(
     `${p}id, ${p}email, ${p}full_name as "fullName", ${p}phone_number as "phoneNumber", ${p}profile_picture_url as "profilePictureUrl",
      ${p}auth_provider as "authProvider", ${p}global_role as "globalRole", ${p}approval_status as "approvalStatus", ${p}is_active as "isActive",
-     ${p}last_login_at as "lastLoginAt", ${p}created_at as "createdAt", ${p}updated_at as "updatedAt"`,
+     ${p}email_verified as "emailVerified", ${p}last_login_at as "lastLoginAt", ${p}created_at as "createdAt", ${p}updated_at as "updatedAt"`,
   );
 }
 
@@ -34,6 +34,7 @@ function toRow(r: Record<string, unknown>): AdminUserRow {
     globalRole: r.globalRole as GlobalRole,
     approvalStatus: r.approvalStatus as ApprovalStatus,
     isActive: r.isActive === true || r.isActive === "t" || r.isActive === "true",
+    emailVerified: r.emailVerified === true || r.emailVerified === "t" || r.emailVerified === "true",
     lastLoginAt: toDate(r.lastLoginAt),
     createdAt: toDate(r.createdAt)!,
     updatedAt: toDate(r.updatedAt)!,
@@ -174,6 +175,8 @@ export interface UserColumnChanges {
   globalRole?: GlobalRole;
   approvalStatus?: ApprovalStatus;
   isActive?: boolean;
+  /** Sets email_verified; email_verified_at is set to now when true, cleared when false. */
+  emailVerified?: boolean;
 }
 
 export interface ChangeUserInput {
@@ -212,6 +215,9 @@ export async function changeUser(db: Database, input: ChangeUserInput): Promise<
   if (s.globalRole !== undefined) assignments.push(sql`global_role = ${s.globalRole}::global_role`);
   if (s.approvalStatus !== undefined) assignments.push(sql`approval_status = ${s.approvalStatus}::approval_status`);
   if (s.isActive !== undefined) assignments.push(sql`is_active = ${s.isActive ? "true" : "false"}::boolean`);
+  if (s.emailVerified !== undefined) {
+    assignments.push(s.emailVerified ? sql`email_verified = true, email_verified_at = ${ts(input.now)}` : sql`email_verified = false, email_verified_at = null`);
+  }
   if (input.revokeReason !== null) assignments.push(sql`token_version = token_version + 1`);
   assignments.push(sql`updated_at = ${ts(input.now)}`);
 

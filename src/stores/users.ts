@@ -40,6 +40,8 @@ export interface NewPendingUser {
   phoneNumber: string | null;
   profilePictureUrl: string | null;
   authProvider: AuthProvider;
+  /** An email verification token (its hash) to store for the new account in the same statement. */
+  verification?: { tokenHash: string; expiresAt: Date };
 }
 
 /** What insertPendingUser did: created a user, or found the address taken (with the stored address, when visible). */
@@ -63,6 +65,10 @@ export async function insertPendingUser(
           values (${u.email}, ${u.passwordHash}, ${u.fullName}, ${u.phoneNumber}, ${u.profilePictureUrl}, ${u.authProvider}, 'PENDING', false, ${ts(audit.at)}, ${ts(audit.at)})
           on conflict ((lower(email))) do nothing
           returning id, email
+        ), verification as (
+          insert into email_verification_tokens (token_hash, user_id, email, expires_at, created_at)
+          select ${u.verification?.tokenHash ?? null}::text, inserted.id, inserted.email, ${u.verification ? ts(u.verification.expiresAt) : sql`null`}::timestamptz, ${ts(audit.at)}
+          from inserted where ${u.verification ? sql`true` : sql`false`}
         ), audited as (
           insert into auth_audit_logs (event_type, actor_user_id, target_user_id, ip, user_agent, metadata, created_at)
           select 'user.registered', inserted.id, inserted.id, ${audit.ip ?? null}, ${audit.userAgent ?? null}, ${JSON.stringify(audit.metadata ?? {})}::jsonb, ${ts(audit.at)}
@@ -103,6 +109,8 @@ export interface UserProfile {
   globalRole: GlobalRole;
   approvalStatus: ApprovalStatus;
   isActive: boolean;
+  /** The address was proven by a link or code sent to it (claim `email_verified`). */
+  emailVerified: boolean;
   tokenVersion: number;
   lastLoginAt: Date | null;
   createdAt: Date;
@@ -125,7 +133,7 @@ export async function loadProfile(
     db,
     sql`select u.id, u.email, u.full_name as "fullName", u.phone_number as "phoneNumber", u.profile_picture_url as "profilePictureUrl",
           u.auth_provider as "authProvider", u.global_role as "globalRole", u.approval_status as "approvalStatus", u.is_active as "isActive",
-          u.token_version as "tokenVersion", u.last_login_at as "lastLoginAt", u.created_at as "createdAt", u.updated_at as "updatedAt",
+          u.email_verified as "emailVerified", u.token_version as "tokenVersion", u.last_login_at as "lastLoginAt", u.created_at as "createdAt", u.updated_at as "updatedAt",
           coalesce((select json_agg(json_build_object('companyId', cm.company_id, 'role', cm.role, 'isActive', cm.is_active) order by cm.company_id)
                     from company_memberships cm where cm.user_id = u.id and cm.is_active), '[]'::json) as "companyMemberships",
           coalesce((select json_agg(json_build_object('companyId', bm.company_id, 'businessUnitId', bm.business_unit_id, 'role', bm.role, 'isActive', bm.is_active)
@@ -139,6 +147,7 @@ export async function loadProfile(
   if (!r) return null;
   return {
     ...(r as unknown as UserProfile & { sessionActive: boolean }),
+    emailVerified: r.emailVerified === true || r.emailVerified === "t",
     lastLoginAt: toDate(r.lastLoginAt),
     createdAt: toDate(r.createdAt)!,
     updatedAt: toDate(r.updatedAt)!,

@@ -165,11 +165,14 @@ const updateRoute = createRoute({
   middleware: [staff] as const,
   summary: "Change a user; omitted fields stay as they are",
   description:
-    "PLATFORM_MODERATOR may send approvalStatus only. A password change, deactivation, rejection (any loss of approval) or a lowered role bumps the token version and ends every session of the user. Approval, rejection and deactivation email the user.",
+    "PLATFORM_MODERATOR may send approvalStatus only. emailVerified marks the address verified or not (audited); a changed email is unverified unless emailVerified: true is sent with it. A password change, deactivation, rejection (any loss of approval) or a lowered role bumps the token version and ends every session of the user. Approval, rejection and deactivation email the user.",
   request: {
     params: IdParam,
     body: jsonBody(
-      UserFields.extend({ email: Email.optional() }).strict(),
+      UserFields.extend({
+        email: Email.optional(),
+        emailVerified: z.boolean().optional().openapi({ description: "Mark the address verified (or not)" }),
+      }).strict(),
     ),
   },
   responses: {

@@ -30,6 +30,7 @@ export const USER_FIELDS = [
   "phoneNumber",
   "profilePictureUrl",
   "authProvider",
+  "emailVerified",
 ] as const;
 export type UserField = (typeof USER_FIELDS)[number];
 

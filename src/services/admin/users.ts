@@ -143,6 +143,7 @@ function toAdminUser(t: AdminUserRow): AdminUser {
     globalRole: t.globalRole,
     approvalStatus: t.approvalStatus,
     isActive: t.isActive,
+    emailVerified: t.emailVerified,
     lastLoginAt: t.lastLoginAt,
     createdAt: t.createdAt,
     updatedAt: t.updatedAt,
@@ -161,6 +162,8 @@ export interface CreateUserInput {
   phoneNumber?: string | null;
   profilePictureUrl?: string | null;
   authProvider?: AuthProvider;
+  /** Staff may mark the address verified (or not); on update only. */
+  emailVerified?: boolean;
 }
 
 /**
@@ -269,6 +272,8 @@ export async function updateUser(deps: Deps, staff: StaffPrincipal, id: string, 
   note("globalRole", input.globalRole);
   note("approvalStatus", input.approvalStatus);
   note("isActive", input.isActive);
+  // A new address is unproven until its owner confirms it (or staff say it is verified).
+  note("emailVerified", input.emailVerified ?? (set.email !== undefined && target.emailVerified ? false : undefined));
   if (input.password !== undefined) {
     changed.push("password");
     changes.password = "changed";

@@ -27,7 +27,7 @@ export function emailKey(email: string): Promise<string> {
 /** The user as sign-in answers show it (no secrets, no token version). */
 export type UserView = Pick<
   UserProfile,
-  "id" | "email" | "fullName" | "phoneNumber" | "profilePictureUrl" | "authProvider" | "globalRole" | "approvalStatus" | "isActive"
+  "id" | "email" | "fullName" | "phoneNumber" | "profilePictureUrl" | "authProvider" | "globalRole" | "approvalStatus" | "isActive" | "emailVerified"
 >;
 
 export function toUserView(u: UserView): UserView {
@@ -41,6 +41,7 @@ export function toUserView(u: UserView): UserView {
     globalRole: u.globalRole,
     approvalStatus: u.approvalStatus,
     isActive: u.isActive,
+    emailVerified: u.emailVerified,
   };
 }
 

@@ -2,6 +2,7 @@
 // A taken address gets exactly the same answer as a new one (and pays for the same hash); its
 // owner is told by email instead, so the response never reveals who has an account.
 import { hashPassword } from "../../crypto/password";
+import { randomSecret, sha256 } from "../../crypto/random";
 import type { AuthProvider } from "../../db/schema";
 import type { Deps } from "../../deps";
 import { AppError } from "../../http/errors";
@@ -44,6 +45,9 @@ export async function register(deps: Deps, input: RegisterInput, meta: RequestMe
   const passwordHash = await hashPassword(input.password, config.argon2);
   const fullName = blankToNull(input.fullName);
   const now = deps.clock.now();
+  // An email verification token for the new account, stored (hashed) by the same statement.
+  const verificationToken = randomSecret();
+  const verification = { tokenHash: await sha256(verificationToken), expiresAt: new Date(now.getTime() + config.verification.emailTtlMs) };
 
   const outcome = await insertPendingUser(
     deps.db,
@@ -54,11 +58,15 @@ export async function register(deps: Deps, input: RegisterInput, meta: RequestMe
       phoneNumber: blankToNull(input.phoneNumber),
       profilePictureUrl: blankToNull(input.profilePictureUrl),
       authProvider: input.authProvider ?? "password",
+      verification,
     },
     { ip: meta.ip, userAgent: meta.userAgent, metadata: { authProvider: input.authProvider ?? "password" }, at: now },
   );
 
-  if (outcome.created) notify(deps, "registration_pending", email, { name: fullName ?? undefined });
+  if (outcome.created) {
+    notify(deps, "registration_pending", email, { name: fullName ?? undefined });
+    notify(deps, "email_verification", email, { name: fullName ?? undefined, token: verificationToken, validMinutes: config.verification.emailTtlMs / 60_000 });
+  }
   else notify(deps, "registration_exists", outcome.existingEmail ?? email, {});
   return ACCEPTED;
 }

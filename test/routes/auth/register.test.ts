@@ -132,9 +132,9 @@ describe("POST /auth/register", () => {
     expect(await registeredEventsFor(original.id)).toBe(1);
     await waitForEmail(email, "registration_exists");
     const mails = await outboxFor(email);
-    expect(mails.map((m) => m.kind).sort()).toEqual(["registration_exists", "registration_exists", "registration_pending"]);
+    expect(mails.map((m) => m.kind).sort()).toEqual(["email_verification", "registration_exists", "registration_exists", "registration_pending"]);
     // The owner is written to at the address of the account, not the variant typed.
-    expect(mails.map((m) => m.to)).toEqual([email, email, email]);
+    expect(mails.map((m) => m.to)).toEqual([email, email, email, email]);
   });
 
   it("treats an accented address differing only in letter case as the same account", async () => {

@@ -109,7 +109,7 @@ describe("GET /internal/users", () => {
     expect(byEmail.body.data.nextCursor).toBeNull();
     const first = byEmail.body.data.users[0];
     expect(Object.keys(first).sort()).toEqual(
-      ["approvalStatus", "authProvider", "createdAt", "email", "fullName", "globalRole", "id", "isActive", "lastLoginAt", "phoneNumber", "profilePictureUrl", "updatedAt"].sort(),
+      ["approvalStatus", "authProvider", "createdAt", "email", "emailVerified", "fullName", "globalRole", "id", "isActive", "lastLoginAt", "phoneNumber", "profilePictureUrl", "updatedAt"].sort(),
     );
     expect(JSON.stringify(byEmail.body)).not.toMatch(/argon2|passwordHash|tokenVersion/);
     const byName = await list("?q=lovelace");

@@ -1,0 +1,64 @@
+// DESIGN.md section 7: magic-link and email-code verify cost 1 Redis round trip (the atomic
+// consume) and at most 2 SQL statements (the proof of the address, the session), with a critical
+// path of at most 3 sequential waits (consume, proof, session). What the request itself waited
+// for is read from its Server-Timing; the endpoints' counters must agree when nothing is deferred.
+import { sql } from "drizzle-orm";
+import { describe, expect, it } from "vitest";
+import { resetRoundTrips, roundTrips, settle } from "../helpers/stack";
+import { createUser, deps } from "../helpers/users";
+import { issueCode, issueLink, verifyCode, verifyJson } from "../routes/passwordless/support";
+
+function reported(res: Response): { sql: number; redis: number; path: number } {
+  const header = res.headers.get("server-timing") ?? "";
+  const count = (name: string) => Number(new RegExp(`${name};dur=[\\d.]+;desc="(\\d+) round trips?"`).exec(header)?.[1]);
+  const path = /path;dur=[\d.]+;desc="(\d+) sequential waits"/.exec(header);
+  if (!path) throw new Error(`no critical path in Server-Timing: ${header}`);
+  return { sql: count("sql"), redis: count("redis"), path: Number(path[1]) };
+}
+
+async function counted(fn: () => Promise<Response>) {
+  // Work deferred by earlier requests (the link's store and email) is not this request's.
+  await settle();
+  await resetRoundTrips();
+  const res = await fn();
+  await settle();
+  return { res, own: reported(res), endpoints: await roundTrips() };
+}
+
+const markVerified = (id: string) => deps().db.execute(sql`update users set email_verified = true where id = ${id}::uuid`);
+
+describe("passwordless verify round trips", () => {
+  it("magic link (JSON): 1 Redis, at most 2 SQL, for an unverified and a verified address", async () => {
+    const user = await createUser();
+    // Unverified, with a password set before: the proof also clears it (revocation markers written after the answer).
+    const firstToken = await issueLink(user.email);
+    const first = await counted(() => verifyJson(firstToken));
+    expect(first.res.status).toBe(200);
+    expect(first.own.redis).toBe(1);
+    expect(first.own.sql).toBeLessThanOrEqual(2);
+    expect(first.own.path).toBeLessThanOrEqual(3);
+
+    const token = await issueLink(user.email);
+    const second = await counted(() => verifyJson(token));
+    expect(second.res.status).toBe(200);
+    expect(second.own).toMatchObject({ redis: 1 });
+    expect(second.own.sql).toBeLessThanOrEqual(2);
+    expect(second.own.path).toBeLessThanOrEqual(3);
+    expect(second.endpoints).toEqual({ sql: second.own.sql, redis: second.own.redis });
+  });
+
+  it("email code: 1 Redis, at most 2 SQL; a wrong code waits only on the one Redis round trip", async () => {
+    const user = await createUser();
+    await markVerified(user.id);
+    const code = await issueCode(user.email);
+    const wrong = await counted(() => verifyCode(user.email, code === "000000" ? "000001" : "000000"));
+    expect(wrong.res.status).toBe(400);
+    expect(wrong.own).toEqual({ sql: 0, redis: 1, path: 1 });
+    const ok = await counted(() => verifyCode(user.email, code));
+    expect(ok.res.status).toBe(200);
+    expect(ok.own.redis).toBe(1);
+    expect(ok.own.sql).toBeLessThanOrEqual(2);
+    expect(ok.own.path).toBeLessThanOrEqual(3);
+    expect(ok.endpoints).toEqual({ sql: ok.own.sql, redis: ok.own.redis });
+  });
+});
