@@ -70,6 +70,9 @@ const setup: MiddlewareHandler<PageEnv> = async (c, next) => {
   const nonce = pageNonce(c);
   // A page carries this request's nonce and CSRF token: no cache may keep it.
   c.header("Cache-Control", "no-store");
+  // Same-origin requests carry the Origin (and Referer) the CSRF check needs; with no-referrer a
+  // browser sends "Origin: null" on form posts. Nothing (a token in a URL) leaks to other sites.
+  c.header("Referrer-Policy", "same-origin");
   const locale = chooseLocale(c);
   const t = translator(locale);
   const fmt = formatters(locale);

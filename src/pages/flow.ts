@@ -9,16 +9,26 @@ import { redirectWithCode } from "../services/auth/redirect-code";
 import type { SignInOutcome } from "../services/auth/outcome";
 import { pageHref, type PageContext, type PageEnv } from "./context";
 import { startPageSession } from "./session";
+import { renderContinue } from "./continue";
 
 /** The answer to a completed sign-in (`signed_in`): a 303 to the application or to /account. */
 export async function completeSignIn(c: Context<PageEnv>, page: PageContext, outcome: SignInOutcome): Promise<Response> {
   if (page.redirectUri) {
-    const location = await redirectWithCode(c.get("deps"), page.app, page.redirectUri, outcome);
-    return c.redirect(location, 303);
+    return leaveTo(c, page, await redirectWithCode(c.get("deps"), page.app, page.redirectUri, outcome));
   }
   if (outcome.kind === "signed_in") {
     startPageSession(c, page.app, outcome.tokens);
     return c.redirect(pageHref(page, "/account"), 303);
   }
   return c.redirect(pageHref(page, "/login"), 303);
+}
+
+/**
+ * Sends the browser on to the application after a form POST. Not a redirect: the page policy's
+ * form-action 'self' also governs where a form submission is redirected, so the answer is a small
+ * page that moves on at once (meta refresh) with a link for the same, naming the destination.
+ */
+export function leaveTo(c: Context<PageEnv>, page: PageContext, location: string): Response | Promise<Response> {
+  c.header("Cache-Control", "no-store");
+  return renderContinue(c, page, location);
 }

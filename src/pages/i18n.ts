@@ -171,6 +171,8 @@ const en = {
   "error.unavailable": "This is not available here.",
   "error.summary": "There is a problem",
   "footer.privacy": "Secured by {brand}",
+  "continue.title": "Continuing to {brand}",
+  "continue.link": "Continue",
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -339,6 +341,8 @@ const fr: Catalogue = {
   "error.unavailable": "Ceci n’est pas disponible ici.",
   "error.summary": "Un problème est survenu",
   "footer.privacy": "Sécurisé par {brand}",
+  "continue.title": "Retour vers {brand}",
+  "continue.link": "Continuer",
 };
 
 const CATALOGUES: Record<Locale, Catalogue> = { en, fr };

@@ -18,9 +18,11 @@ export interface LayoutProps {
   scripts?: string[];
   /** Links in the header, right of the brand (e.g. sign out). */
   nav?: Child;
+  /** Extra <head> elements (e.g. the continue page's refresh). */
+  head?: Child;
 }
 
-export const Layout: FC<PropsWithChildren<LayoutProps>> = ({ page, title, wide, scripts, nav, children }) => {
+export const Layout: FC<PropsWithChildren<LayoutProps>> = ({ page, title, wide, scripts, nav, head, children }) => {
   const { t } = page;
   return (
     <>
@@ -34,6 +36,7 @@ export const Layout: FC<PropsWithChildren<LayoutProps>> = ({ page, title, wide, 
         <title>{`${title} · ${page.brand}`}</title>
         <link rel="stylesheet" href={STYLESHEET_PATH} />
         {page.brandCss ? <style nonce={page.nonce}>{page.brandCss}</style> : null}
+        {head}
       </head>
       <body>
         <a class="skip" href="#main">

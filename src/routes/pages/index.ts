@@ -8,10 +8,12 @@ import { pageAssetRoutes } from "./assets";
 import { loginRoutes } from "./login";
 import { passwordRoutes } from "./password";
 import { signupRoutes } from "./signup";
+import { verifyRoutes } from "./verify";
 
 export const pageRoutes = new Hono<AppEnv>()
   .route("/", pageAssetRoutes)
   .route("/", loginRoutes)
   .route("/", signupRoutes)
   .route("/", passwordRoutes)
-  .route("/", accountRoutes);
+  .route("/", accountRoutes)
+  .route("/", verifyRoutes);

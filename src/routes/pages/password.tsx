@@ -94,8 +94,6 @@ export const passwordRoutes = pageRouter()
     const page = pageOf(c);
     const token = c.req.query("token") ?? "";
     if (!token) return c.html(<ResetView page={page} token="" problems={{ form: page.t("reset.invalid"), fields: {} }} />, 400);
-    // Keep the token out of the Referer of anything the page links to.
-    c.header("Referrer-Policy", "no-referrer");
     return c.html(<ResetView page={page} token={token} />);
   })
   .post("/reset-password", ...pageMiddleware, async (c) => {

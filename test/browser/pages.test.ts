@@ -1,0 +1,385 @@
+// The hosted pages in a real browser: Debian's Chromium (playwright-core, never a downloaded
+// browser) against the Worker under `wrangler dev` and the embedded stack, walking each page as a
+// person would, at a desktop (1280x800) and a phone (360x740) viewport, with axe-core run on every
+// page (zero violations), no CSP violation and no script error, and screenshots kept under
+// $BROWSER_SCREENSHOT_DIR (default: <tmp>/edge-auth-browser)/pages/.
+//
+// Flows: sign up -> verify the email from the development outbox -> staff approval through the
+// internal API -> sign in with password; reset a password; sign out a session from the account page;
+// sign in through an application with a registered redirect URI (one-time code, exchanged once);
+// TOTP set up on the account page and sign-in with password + TOTP (codes computed here). Refused:
+// a wrong CSRF token, a foreign Origin, an unregistered redirect URI.
+//
+// Without /usr/bin/chromium (or CHROMIUM_PATH) the test is skipped and says why; with
+// REQUIRE_BROWSER_TESTS=1 (as .ci/run sets) a missing browser is a failure instead.
+import { createHmac } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { startLocalStack, type LocalStack } from "../../scripts/local-stack/index.ts";
+import { writeDevVars } from "../../scripts/dev-vars.ts";
+import { freePorts, localWorkerVars, startWranglerDev, type WranglerDev } from "../../scripts/local-worker.ts";
+import { argon2ParamsFromEnv, hashPasswordPhc, insertApprovedUser, sqlEndpointQuery } from "../../scripts/seed-users.ts";
+
+const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
+const haveChromium = existsSync(CHROMIUM);
+const required = process.env.REQUIRE_BROWSER_TESTS === "1";
+const SKIP_REASON = `browser tests skipped: no Chromium at ${CHROMIUM} (install Debian's: apt-get install chromium; or set CHROMIUM_PATH)`;
+if (!haveChromium && !required) console.warn(SKIP_REASON);
+
+const SHOTS = join(process.env.BROWSER_SCREENSHOT_DIR || join(tmpdir(), "edge-auth-browser"), "pages");
+const AXE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+const VIEWPORTS = { desktop: { width: 1280, height: 800 }, phone: { width: 360, height: 740 } } as const;
+type ViewportName = keyof typeof VIEWPORTS;
+const ARGON2 = { ARGON2_MEMORY: "1024", ARGON2_TIME: "1", ARGON2_PARALLELISM: "1" };
+const PASSWORD = "correct horse battery staple 1";
+const CALLBACK = "http://127.0.0.1:9/callback";
+
+// ---- TOTP (RFC 6238, SHA-1, 6 digits, 30 s), computed here -------------------------------------
+function base32Decode(s: string): Buffer {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = "";
+  for (const ch of s.replace(/=+$/, "").toUpperCase()) bits += alphabet.indexOf(ch).toString(2).padStart(5, "0");
+  const bytes = [];
+  for (let i = 0; i + 8 <= bits.length; i += 8) bytes.push(parseInt(bits.slice(i, i + 8), 2));
+  return Buffer.from(bytes);
+}
+function totp(secret: string, at = Date.now()): string {
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(at / 1000 / 30)));
+  const h = createHmac("sha1", base32Decode(secret)).update(counter).digest();
+  const o = h[h.length - 1] & 0xf;
+  return String((h.readUInt32BE(o) & 0x7fffffff) % 1_000_000).padStart(6, "0");
+}
+
+describe.runIf(haveChromium || required)("hosted pages in Chromium", () => {
+  let stack: LocalStack;
+  let worker: WranglerDev;
+  let browser: Browser;
+  let origin: string;
+  let adminToken: string;
+  let app: { id: string; apiKey: string };
+  const dir = mkdtempSync(join(tmpdir(), "edge-auth-pages-"));
+  const problems: string[] = [];
+  const axeChecked = new Set<string>();
+
+  // ---- the Worker's side doors: outbox, internal API --------------------------------------------
+  async function redis(command: string[]): Promise<unknown> {
+    const res = await fetch(stack.workerVars.UPSTASH_REDIS_REST_URL, {
+      method: "POST",
+      headers: { authorization: `Bearer ${stack.workerVars.UPSTASH_REDIS_REST_TOKEN}`, "content-type": "application/json" },
+      body: JSON.stringify(command),
+    });
+    return ((await res.json()) as { result: unknown }).result;
+  }
+  /** The newest outbox message of `kind` to `to` (waits for deferred sends). */
+  async function mail(to: string, kind: string): Promise<{ text: string; html: string }> {
+    for (let i = 0; i < 50; i++) {
+      const all = ((await redis(["ZRANGE", "dev:outbox", "0", "-1"])) as string[]).map((m) => JSON.parse(m) as { to: string; kind: string; text: string; html: string });
+      const found = all.filter((m) => m.to.toLowerCase() === to.toLowerCase() && m.kind === kind).at(-1);
+      if (found) return found;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`no ${kind} mail to ${to}`);
+  }
+  async function api(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; json: any }> {
+    const res = await fetch(origin + path, {
+      method,
+      headers: { ...(body === undefined ? {} : { "content-type": "application/json" }), authorization: `Bearer ${adminToken}`, ...headers },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return { status: res.status, json: await res.json().catch(() => null) };
+  }
+  let seq = 0;
+  const uniqueEmail = (tag: string) => `${tag}-${Date.now().toString(36)}-${++seq}@pages.test`;
+  async function approvedUser(tag: string): Promise<string> {
+    const email = uniqueEmail(tag);
+    const hash = await hashPasswordPhc(PASSWORD, argon2ParamsFromEnv(ARGON2));
+    await insertApprovedUser(sqlEndpointQuery(stack.sql.url), { email, passwordHash: hash, fullName: `Test ${tag}`, globalRole: "NONE", createdBy: { actorLabel: "test", via: "pages.test" } });
+    return email;
+  }
+
+  // ---- the browser -----------------------------------------------------------------------------
+  async function newContext(viewport: ViewportName, locale = "en-GB"): Promise<BrowserContext> {
+    const context = await browser.newContext({ viewport: VIEWPORTS[viewport], locale, serviceWorkers: "block" });
+    await context.route("**/*", (route) => {
+      const url = new URL(route.request().url());
+      if (url.origin === origin) return route.continue();
+      // The registered redirect URI of the test application: answer it here.
+      if (url.origin === new URL(CALLBACK).origin) return route.fulfill({ status: 200, contentType: "text/html", body: "<!doctype html><title>callback</title><p>back at the application</p>" });
+      problems.push(`request to another origin: ${url}`);
+      return route.abort("blockedbyclient");
+    });
+    await context.addInitScript({ content: `window.__csp = []; document.addEventListener("securitypolicyviolation", (e) => window.__csp.push(e.violatedDirective + " " + e.blockedURI));` });
+    context.on("page", (page) => watch(page));
+    return context;
+  }
+  let lastPage: Page | null = null;
+  function watch(page: Page): void {
+    lastPage = page;
+    page.on("pageerror", (e) => problems.push(`script error on ${page.url()}: ${e.message}`));
+    page.on("console", (m) => {
+      if (m.type() === "error" && !/status of 40[0-9]/.test(m.text())) problems.push(`console error on ${page.url()}: ${m.text()}`);
+    });
+  }
+  /** axe-core on the page as it is (injected through the DevTools protocol: the page's CSP is untouched), plus its CSP reports. */
+  async function check(page: Page, name: string, viewport: ViewportName): Promise<void> {
+    await page.evaluate(`${AXE}\n;undefined`);
+    const result = (await page.evaluate(`axe.run(document, { resultTypes: ["violations"] })`)) as { violations: { id: string; impact: string; help: string; nodes: { target: string[] }[] }[] };
+    const violations = result.violations.map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+    expect(violations, `axe on ${name} (${viewport})`).toEqual([]);
+    const csp = (await page.evaluate("window.__csp")) as string[];
+    expect(csp, `CSP violations on ${name}`).toEqual([]);
+    mkdirSync(SHOTS, { recursive: true });
+    await page.screenshot({ path: join(SHOTS, `${name}-${viewport}.png`), fullPage: true });
+    axeChecked.add(`${name}-${viewport}`);
+  }
+  async function signIn(page: Page, email: string, password = PASSWORD, query = ""): Promise<void> {
+    await page.goto(`${origin}/login${query}`);
+    await page.getByLabel("Email address").fill(email);
+    await page.getByLabel("Password", { exact: true }).fill(password);
+    await page.getByRole("button", { name: "Sign in", exact: true }).click();
+  }
+
+  beforeAll(async () => {
+    if (!haveChromium) throw new Error(`REQUIRE_BROWSER_TESTS=1 but there is no Chromium at ${CHROMIUM}`);
+    stack = await startLocalStack({ finance: false });
+    const [port, inspectorPort] = await freePorts(2);
+    const envFile = join(dir, "vars.env");
+    writeDevVars(
+      envFile,
+      localWorkerVars({ APP_ENV: "development", PUBLIC_REGISTRATION_ENABLED: "true", EMAIL_ENABLED: "true", ...ARGON2 }, stack.workerVars),
+      "# Written by test/browser/pages.test.ts\n",
+    );
+    worker = startWranglerDev({ port, inspectorPort, envFile, persistTo: join(dir, "state"), logLevel: "warn", stdio: ["ignore", "ignore", "inherit"] });
+    if (!(await worker.waitForReady("/health", 120_000))) throw new Error("the Worker did not start under wrangler dev");
+    origin = new URL(worker.url).origin;
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    });
+    // A platform administrator (for approvals and the test application).
+    const adminEmail = uniqueEmail("admin");
+    await insertApprovedUser(sqlEndpointQuery(stack.sql.url), {
+      email: adminEmail,
+      passwordHash: await hashPasswordPhc(PASSWORD, argon2ParamsFromEnv(ARGON2)),
+      globalRole: "PLATFORM_SUPERADMIN",
+      createdBy: { actorLabel: "test", via: "pages.test" },
+    });
+    const login = await fetch(`${origin}/auth/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ email: adminEmail, password: PASSWORD }) });
+    adminToken = ((await login.json()) as { data: { accessToken: string } }).data.accessToken;
+    const created = await api("POST", "/internal/applications", {
+      name: "Acme Books",
+      slug: `acme-${Date.now().toString(36)}`,
+      type: "web",
+      redirectUris: [CALLBACK],
+      allowedOrigins: [],
+      settings: { branding: { displayName: "Acme Books", primaryColor: "#0f766e" } },
+    });
+    expect(created.status, JSON.stringify(created.json)).toBe(201);
+    const key = await api("POST", `/internal/applications/${created.json.data.id}/api-keys`, {});
+    expect(key.status).toBe(201);
+    app = { id: created.json.data.id, apiKey: key.json.data.key };
+  }, 240_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await worker?.stop();
+    await stack?.close();
+    rmSync(dir, { recursive: true, force: true });
+    console.log(`hosted pages: axe-core clean on ${axeChecked.size} page views; screenshots in ${SHOTS}`);
+  }, 60_000);
+
+  afterEach(async (ctx) => {
+    // A failed step: say which page the browser was on and what it showed.
+    if (ctx.task.result?.state === "fail" && lastPage && !lastPage.isClosed()) {
+      const text = await lastPage.locator("main").innerText().catch(() => "(no main)");
+      console.log(`failed on ${lastPage.url()}:\n${text.slice(0, 2000)}`);
+    }
+  });
+
+  for (const viewport of ["desktop", "phone"] as const) {
+    it(`sign up, verify the email, staff approval, sign in (${viewport})`, { timeout: 120_000 }, async () => {
+      const context = await newContext(viewport);
+      const page = await context.newPage();
+      const email = uniqueEmail(`signup-${viewport}`);
+      await page.goto(`${origin}/login`);
+      await check(page, "login", viewport);
+      await page.getByRole("link", { name: "Create one" }).click();
+      await expect.poll(() => new URL(page.url()).pathname).toBe("/signup");
+      // A weak password: the error is tied to its field.
+      await page.getByLabel("Full name (optional)").fill("Ada Lovelace");
+      await page.getByLabel("Email address").fill(email);
+      await page.getByLabel("Password", { exact: true }).fill("short");
+      await page.getByRole("button", { name: "Create account" }).click();
+      const password = page.getByLabel("Password", { exact: true });
+      await expect.poll(() => password.getAttribute("aria-invalid")).toBe("true");
+      expect(await password.getAttribute("aria-describedby")).toContain("password-error");
+      await check(page, "signup-error", viewport);
+      await password.fill(PASSWORD);
+      await page.getByRole("button", { name: "Create account" }).click();
+      await page.getByRole("heading", { name: "Check your email" }).waitFor();
+      await check(page, "signup-done", viewport);
+
+      // The verification link from the outbox, opened in the browser.
+      const verification = await mail(email, "email_verification");
+      const token = /[?&]token=([A-Za-z0-9_-]+)/.exec(verification.text)![1];
+      await page.goto(`${origin}/verify-email?token=${token}`);
+      await check(page, "verify-email", viewport);
+      await page.getByRole("button", { name: "Verify my email" }).click();
+      await page.getByText("your email address is verified").waitFor();
+      await check(page, "verify-email-done", viewport);
+
+      // Pending until staff approve.
+      await signIn(page, email);
+      await page.getByText("waiting for approval").first().waitFor();
+      const users = await api("GET", `/internal/users?q=${encodeURIComponent(email)}`);
+      expect(users.status, JSON.stringify(users.json)).toBe(200);
+      const id = users.json.data.users[0].id;
+      const approved = await api("PATCH", `/internal/users/${id}`, { approvalStatus: "APPROVED", isActive: true });
+      expect(approved.status, JSON.stringify(approved.json)).toBe(200);
+
+      await signIn(page, email);
+      await page.getByRole("heading", { name: "Your account" }).waitFor();
+      expect(await page.locator("#email-status").innerText()).toBe("Verified");
+      await check(page, "account", viewport);
+      await context.close();
+    });
+  }
+
+  it("resets a password from the emailed link", { timeout: 90_000 }, async () => {
+    const email = await approvedUser("reset");
+    const context = await newContext("phone");
+    const page = await context.newPage();
+    await page.goto(`${origin}/login`);
+    await page.getByRole("link", { name: "Forgot your password?" }).click();
+    await check(page, "forgot-password", "phone");
+    await page.getByLabel("Email address").fill(email);
+    await page.getByRole("button", { name: "Send the reset link" }).click();
+    await page.getByText("If an account exists for this address").waitFor();
+    const reset = await mail(email, "password_reset");
+    const token = /[?&]token=([A-Za-z0-9_-]+)/.exec(reset.text)![1];
+    await page.goto(`${origin}/reset-password?token=${token}`);
+    await check(page, "reset-password", "phone");
+    await page.getByRole("textbox", { name: "New password" }).fill("a brand new passphrase 2");
+    await page.getByRole("button", { name: "Change the password" }).click();
+    await page.getByText("Your password has been changed").waitFor();
+    // The old password no longer works; the new one does.
+    await signIn(page, email);
+    await page.getByText("The email address or password is not correct.").first().waitFor();
+    await check(page, "login-error", "phone");
+    await signIn(page, email, "a brand new passphrase 2");
+    await page.getByRole("heading", { name: "Your account" }).waitFor();
+    // The link is single-use.
+    await page.goto(`${origin}/reset-password?token=${token}`);
+    await page.getByRole("textbox", { name: "New password" }).fill("yet another passphrase 3");
+    await page.getByRole("button", { name: "Change the password" }).click();
+    await page.getByText("This reset link is invalid").waitFor();
+    await context.close();
+  });
+
+  it("signs out another session from the account page", { timeout: 90_000 }, async () => {
+    const email = await approvedUser("sessions");
+    const laptop = await newContext("desktop");
+    const phone = await newContext("phone");
+    const a = await laptop.newPage();
+    const b = await phone.newPage();
+    await signIn(a, email);
+    await a.getByRole("heading", { name: "Your account" }).waitFor();
+    await signIn(b, email);
+    await b.getByRole("heading", { name: "Your account" }).waitFor();
+    await a.reload();
+    const items = a.locator("#sessions li");
+    expect(await items.count()).toBe(2);
+    // The other session (not marked "This session"), signed out with the keyboard.
+    const other = items.filter({ hasNot: a.getByText("This session") });
+    await other.getByRole("button").focus();
+    await a.keyboard.press("Enter");
+    await a.getByText("The session has been signed out.").waitFor();
+    expect(await a.locator("#sessions li").count()).toBe(1);
+    await check(a, "account-sessions", "desktop");
+    // The phone's session is over: its next page asks it to sign in.
+    await b.goto(`${origin}/account`);
+    await expect.poll(() => new URL(b.url()).pathname).toBe("/login");
+    await laptop.close();
+    await phone.close();
+  });
+
+  it("signs in for an application: its brand, a one-time code to its registered redirect URI, exchanged once", { timeout: 90_000 }, async () => {
+    const email = await approvedUser("redirect");
+    const context = await newContext("desktop", "fr-FR");
+    const page = await context.newPage();
+    const query = `?client_id=${app.id}&redirect_uri=${encodeURIComponent(CALLBACK)}`;
+    await page.goto(`${origin}/login${query}`);
+    // French from Accept-Language, the application's name and colour.
+    expect(await page.locator("html").getAttribute("lang")).toBe("fr");
+    await page.getByRole("heading", { name: "Se connecter à Acme Books" }).waitFor();
+    expect(await page.evaluate(`getComputedStyle(document.documentElement).getPropertyValue("--brand").trim()`)).toBe("#0f766e");
+    await check(page, "login-app-fr", "desktop");
+    await page.getByLabel("Adresse e-mail").fill(email);
+    await page.getByLabel("Mot de passe", { exact: true }).fill(PASSWORD);
+    await page.getByRole("button", { name: "Se connecter", exact: true }).click();
+    await expect.poll(() => page.url()).toContain(`${CALLBACK}?code=`);
+    const code = new URL(page.url()).searchParams.get("code")!;
+    expect(page.url()).not.toMatch(/token/i);
+    const exchange = () =>
+      fetch(`${origin}/auth/redirect/exchange`, { method: "POST", headers: { "content-type": "application/json", "x-api-key": app.apiKey }, body: JSON.stringify({ code, redirectUri: CALLBACK }) });
+    const first = await exchange();
+    expect(first.status).toBe(200);
+    const body = (await first.json()) as { data: { accessToken: string; user: { email: string } } };
+    expect(body.data.user.email).toBe(email);
+    expect((await exchange()).status).toBe(400);
+    await context.close();
+  });
+
+  it("refuses a wrong CSRF token, a foreign Origin and an unregistered redirect URI", { timeout: 60_000 }, async () => {
+    const email = await approvedUser("csrf");
+    const context = await newContext("desktop");
+    const page = await context.newPage();
+    // A tampered token: 403 page, no sign-in.
+    await page.goto(`${origin}/login`);
+    await page.locator('input[name="_csrf"]').first().evaluate((el: any) => { el.value = "forged"; });
+    await page.getByLabel("Email address").fill(email);
+    await page.getByLabel("Password", { exact: true }).fill(PASSWORD);
+    const [answer] = await Promise.all([page.waitForResponse((r) => r.request().method() === "POST"), page.getByRole("button", { name: "Sign in", exact: true }).click()]);
+    expect(answer.status()).toBe(403);
+    await page.getByText("This form has expired or did not come from this site").waitFor();
+    await check(page, "csrf-refused", "desktop");
+    expect((await context.cookies()).some((c) => c.name === "pages_session")).toBe(false);
+
+    // A good token and cookie, but posted from another origin.
+    await page.goto(`${origin}/login`);
+    const token = await page.locator('input[name="_csrf"]').first().inputValue();
+    const cookie = (await context.cookies()).find((c) => c.name === "pages_csrf")!;
+    const form = new URLSearchParams({ _csrf: token, email, password: PASSWORD });
+    const post = (headers: Record<string, string>) =>
+      fetch(`${origin}/login`, { method: "POST", redirect: "manual", headers: { "content-type": "application/x-www-form-urlencoded", cookie: `pages_csrf=${cookie.value}`, ...headers }, body: form });
+    expect((await post({ origin: "https://evil.example" })).status).toBe(403);
+    expect((await post({})).status).toBe(403); // neither Origin nor Referer
+    expect((await post({ referer: "https://evil.example/page" })).status).toBe(403);
+    // The same request from this site signs in (303 to the account page).
+    const ok = await post({ origin });
+    expect(ok.status).toBe(303);
+    expect(ok.headers.get("location")).toMatch(/^\/account/);
+    const setCookies = ok.headers.getSetCookie();
+    const session = setCookies.find((c) => c.startsWith("pages_session="))!;
+    expect(session).toMatch(/HttpOnly/);
+    expect(session).toMatch(/Secure/);
+    expect(session).toMatch(/SameSite=Lax/);
+
+    // An unregistered redirect URI: a 400 page.
+    const res = await page.goto(`${origin}/login?client_id=${app.id}&redirect_uri=${encodeURIComponent("https://evil.example/cb")}`);
+    expect(res?.status()).toBe(400);
+    await page.getByText("not registered for this application").waitFor();
+    await check(page, "redirect-refused", "desktop");
+    await context.close();
+  });
+
+  it("saw no script error, CSP report or request to another origin", () => {
+    expect(problems).toEqual([]);
+  });
+});
