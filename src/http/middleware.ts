@@ -69,7 +69,7 @@ export const requestContext: MiddlewareHandler<AppEnv> = async (c, next) => {
 };
 
 const EXPOSED_HEADERS = "X-Request-Id, Server-Timing, Retry-After";
-const ALLOWED_HEADERS = "Content-Type, Authorization, X-Request-Id, X-Internal-API-Key, X-API-Key";
+const ALLOWED_HEADERS = "Content-Type, Authorization, X-Request-Id, X-Internal-API-Key, X-API-Key, X-Step-Up-Token";
 
 /** Public documents that browser verifiers fetch: readable from any origin, never with credentials. */
 const PUBLIC_DOCUMENTS = new Set(["/.well-known/jwks.json", "/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"]);
