@@ -3,13 +3,19 @@
 // the response, so a known address takes the same time as an unknown one), and the end of a
 // successful proof: the address is the user's (verified now, a password set before it was verified
 // cleared: pre-account-hijacking), or a new account for sign-up, then completeFirstFactor.
-// Budget of a verify: the one atomic Redis consume, then at most 2 SQL statements (the proof, the session).
+// Budget of a verify: the one atomic Redis consume, then at most 2 SQL statements (the proof, the
+// session). An address already verified when the link or code was sent needs no proof statement:
+// the session's own statement is the only one (critical path 2), and an account whose address
+// changed meanwhile gets its just-started session removed and a refusal.
 import { putArtefact, type ArtefactKind } from "../../cache/artefacts";
 import { writeMarkers } from "../../cache/revocation";
 import type { Deps } from "../../deps";
 import { AppError } from "../../http/errors";
 import { log } from "../../runtime/log";
 import { recordAudit } from "../../stores/audit";
+import { abandonSignIn } from "../../stores/sessions";
+import { sha256 } from "../../crypto/random";
+import { parseRefreshToken } from "../../crypto/refresh-token";
 import { findPasswordlessAccount, insertPasswordlessUser, proveEmailOwnership } from "../../stores/passwordless";
 import { signInPolicy } from "../applications/policy";
 import type { CallingApplication } from "../applications/resolve";
@@ -29,6 +35,8 @@ export interface PasswordlessGrant {
   /** The address it was sent to (normalised, as typed). */
   email: string;
   applicationId: string;
+  /** The address was verified when the link or code was sent (no proof statement needed). */
+  verified?: boolean;
 }
 
 export const methodNotAllowed = (method: PasswordlessMethod) =>
@@ -80,7 +88,7 @@ export async function requestPasswordless<K extends EmailKind>(
   const found = account.value;
   if (!found && !signInPolicy(application).signUp.magicLink) return;
 
-  const grant: PasswordlessGrant = { userId: found?.id ?? null, email: found?.email ?? email, applicationId: application.id };
+  const grant: PasswordlessGrant = { userId: found?.id ?? null, email: found?.email ?? email, applicationId: application.id, verified: found?.emailVerified === true };
   const message = composeEmail(request.email.kind, grant.email, config, request.email.params(found?.fullName ?? null));
   deps.defer(async () => {
     await putArtefact(deps.redis, request.kind, request.secret, { ...grant, ...request.extra }, request.ttlSeconds, { codeDigest: request.codeDigest });
@@ -123,6 +131,7 @@ export async function completePasswordless(
 ): Promise<SignInOutcome> {
   const now = deps.clock.now();
   let userId = grant.userId;
+  const alreadyVerified = userId !== null && grant.verified === true;
   if (userId === null) {
     const policy = signInPolicy(application);
     if (!policy.signUp.magicLink) throw linkNoLongerValid(method);
@@ -140,7 +149,7 @@ export async function completePasswordless(
       if (policy.signUp.approval !== "automatic") notify(deps, "registration_pending", grant.email, {});
     }
   }
-  if (userId === null || grant.userId !== null) {
+  if (userId === null || (grant.userId !== null && !alreadyVerified)) {
     // An existing account (or one created meanwhile for this address): it must still have the address.
     const proof = await proveEmailOwnership(deps.db, { userId: grant.userId, email: grant.email, method, now, ip: meta.ip, userAgent: meta.userAgent });
     if (!proof) {
@@ -153,10 +162,27 @@ export async function completePasswordless(
       deps.defer(() => writeMarkers(deps.redis, deps.config.jwt.accessTokenTtlMs, revoked));
     }
   }
+  let outcome: SignInOutcome;
   try {
-    return await completeFirstFactor(deps, application, { userId, amr: ["email"], audit: { type: "login.success", metadata: { method } } }, meta);
+    outcome = await completeFirstFactor(deps, application, { userId: userId!, amr: ["email"], audit: { type: "login.success", metadata: { method } } }, meta);
   } catch (err) {
     if (err instanceof AppError) auditFailure(deps, method, err.code, meta, userId, application.id);
     throw err;
   }
+  if (alreadyVerified && outcome.kind === "signed_in" && outcome.user.email.toLowerCase() !== grant.email.toLowerCase()) {
+    // The account's address changed after the link or code was sent: the session just started
+    // (its tokens never disclosed) is removed, with the refusal audited, after the answer.
+    const started = parseRefreshToken(outcome.tokens.refreshToken)!;
+    const at = now;
+    const failedUser = userId;
+    deps.defer(async () =>
+      abandonSignIn(deps.db, {
+        sessionId: started.sessionId,
+        refreshHash: await sha256(started.secret),
+        audit: { type: "login.failure", actorUserId: failedUser, targetUserId: failedUser, ip: meta.ip, userAgent: meta.userAgent, metadata: { method, reason: "address_changed", applicationId: application.id }, at },
+      }),
+    );
+    throw linkNoLongerValid(method);
+  }
+  return outcome;
 }

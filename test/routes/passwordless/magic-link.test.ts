@@ -318,6 +318,21 @@ describe("magic links and account state", () => {
     expect(users.rows).toEqual([{ s: "PENDING", a: false, v: true }]);
   });
 
+  it("a link sent to a verified address that the account no longer has fails, and leaves no session", async () => {
+    const user = await createUser();
+    await markVerified(user.id);
+    const token = await issueLink(user.email);
+    await deps().db.execute(sql`update users set email = ${uniqueEmail("moved")} where id = ${user.id}::uuid`);
+    const res = await verifyJson(token);
+    expect(res.status).toBe(400);
+    expect(await errorCode(res)).toBe("invalid_token");
+    await settle();
+    const sessions = await deps().db.execute(sql`select count(*)::int as n from sessions where user_id = ${user.id}::uuid`);
+    expect(sessions.rows[0]).toEqual({ n: 0 });
+    const failures = (await auditEvents("login.failure")).filter((e) => e.targetUserId === user.id);
+    expect(failures.map((e) => e.metadata.reason)).toEqual(["address_changed"]);
+  });
+
   it("a link for an address the account no longer has fails", async () => {
     const user = await createUser();
     const token = await issueLink(user.email);
