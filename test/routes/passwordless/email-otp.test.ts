@@ -127,6 +127,19 @@ describe("email one-time codes", () => {
     expect(verify.status).toBe(403);
   });
 
+  it("signs up an unknown address only where the application allows it", async () => {
+    const open = await createApplication({ type: "native", settings: { signIn: { signUp: { magicLink: true, approval: "automatic" } } } });
+    const key = await createApiKey(open.id);
+    const email = uniqueEmail("otp-signup");
+    const code = await issueCode(email, key);
+    const res = await verifyCode(email, code, key);
+    expect(res.status).toBe(200);
+    expect((await json(res)).data.user).toMatchObject({ email, emailVerified: true, approvalStatus: "APPROVED", isActive: true });
+    await settle();
+    const registered = (await auditEvents("user.registered")).filter((e) => e.metadata.method === "email_otp" && e.metadata.applicationId === open.id);
+    expect(registered).toHaveLength(1);
+  });
+
   it("refuses codes that are not 6 digits with validation_error", async () => {
     for (const code of ["12345", "1234567", "abcdef", " 123456", ""]) {
       const res = await verifyCode(uniqueEmail(), code);
