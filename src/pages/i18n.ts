@@ -3,6 +3,7 @@
 // Accept-Language, then the application's default (en: applications have no locale setting yet).
 // Dates and numbers are formatted with Intl in the same locale.
 import type { Context } from "hono";
+import { portalEn, portalFr } from "./portal/messages";
 
 export const LOCALES = ["en", "fr"] as const;
 export type Locale = (typeof LOCALES)[number];
@@ -173,6 +174,7 @@ const en = {
   "footer.privacy": "Secured by {brand}",
   "continue.title": "Continuing to {brand}",
   "continue.link": "Continue",
+  ...portalEn,
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -343,6 +345,7 @@ const fr: Catalogue = {
   "footer.privacy": "Sécurisé par {brand}",
   "continue.title": "Retour vers {brand}",
   "continue.link": "Continuer",
+  ...portalFr,
 };
 
 const CATALOGUES: Record<Locale, Catalogue> = { en, fr };

@@ -57,6 +57,14 @@ dl.facts dd{margin:0;overflow-wrap:anywhere}
 code.secret{overflow-wrap:anywhere}
 .langs{display:flex;gap:.75rem;font-size:.95rem}
 footer{text-align:center;color:var(--muted);font-size:.9rem;padding:1rem}
+textarea{display:block;width:100%;font:inherit;font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.9rem;color:var(--text);background:var(--input);border:1px solid var(--muted);border-radius:8px;padding:.6rem .75rem;resize:vertical}
+textarea[aria-invalid=true]{border-color:var(--error);border-width:2px}
+pre{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.9rem;overflow:auto;max-width:100%;margin:0;padding:.75rem;border:1px solid var(--border);border-radius:8px}
+.portal-nav{margin:0 0 .75rem;font-weight:600}
+.portal-nav a[aria-current=page]{color:var(--text);text-decoration-thickness:3px}
+.actions{margin:0;align-items:center}
+.portal-who{align-items:center;margin:0 0 1.25rem}
+.portal-who p{margin:0}
 .visually-hidden{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
 @media (max-width:480px){main{padding:1rem .75rem 2rem}.card{padding:1.1rem;border-radius:10px}h1{font-size:1.35rem}header.top{padding:.6rem .75rem}dl.facts{grid-template-columns:1fr}dl.facts dd{margin-bottom:.4rem}}
 `.trim();

@@ -7,6 +7,7 @@ import { accountRoutes } from "./account";
 import { pageAssetRoutes } from "./assets";
 import { loginRoutes } from "./login";
 import { passwordRoutes } from "./password";
+import { portalRoutes } from "./portal";
 import { signupRoutes } from "./signup";
 import { verifyRoutes } from "./verify";
 
@@ -16,4 +17,5 @@ export const pageRoutes = new Hono<AppEnv>()
   .route("/", signupRoutes)
   .route("/", passwordRoutes)
   .route("/", accountRoutes)
+  .route("/", portalRoutes)
   .route("/", verifyRoutes);
