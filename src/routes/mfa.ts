@@ -10,6 +10,7 @@ import { createRouter, envelope, errorResponse, jsonBody, jsonContent } from "..
 import { STEP_UP_HEADER } from "../http/step-up";
 import { authenticateMfaActor, type MfaActor } from "../services/mfa/actor";
 import { verifyMfa } from "../services/mfa/challenge";
+import { PasskeyFactorFields, mfaCodeRequired, verifyPasskeyMfa } from "./passkeys";
 import { devicesOf, forgetOwnDevice } from "../services/mfa/devices";
 import { recoveryCodesRemaining, regenerateRecoveryCodes } from "../services/mfa/recovery";
 import { createStepUp } from "../services/mfa/step-up";
@@ -114,8 +115,9 @@ const verifyRoute = createRoute({
       z
         .object({
           mfaToken: z.string().min(1).max(200),
-          factor: z.enum(["totp", "recovery_code"]),
-          code: Code,
+          factor: z.enum(["totp", "recovery_code", "passkey"]),
+          code: Code.optional().openapi({ description: "totp and recovery_code: the code" }),
+          ...PasskeyFactorFields,
           rememberDevice: z.boolean().optional(),
           tokenTransport: TokenTransport.optional(),
         })
@@ -127,8 +129,8 @@ const verifyRoute = createRoute({
       envelope(LoginResponse.extend({ deviceToken: z.string().optional().openapi({ description: "With rememberDevice: skips the second factor for MFA_REMEMBER_DAYS" }) })),
       "Signed in (Cache-Control: no-store)",
     ),
-    400: errorResponse("validation_error"),
-    401: errorResponse("invalid_mfa_token (unknown, expired, used or spent challenge), invalid_mfa_code (details.attemptsLeft), invalid_credentials (the account changed meanwhile), invalid_api_key, application_required"),
+    400: errorResponse("validation_error; passkey: passkey_challenge_invalid, passkey_origin_mismatch, passkey_rp_id_mismatch, passkey_response_invalid"),
+    401: errorResponse("invalid_mfa_token (unknown, expired, used or spent challenge), invalid_mfa_code (details.attemptsLeft), invalid_credentials (the account changed meanwhile), invalid_api_key, application_required; passkey: passkey_not_found, passkey_verification_failed, passkey_counter_regression"),
     403: errorResponse("origin_not_allowed; pending_approval, account_inactive"),
   },
 });
@@ -239,7 +241,8 @@ export const mfaRoutes = createRouter()
   .openapi(verifyRoute, async (c) => {
     const body = c.req.valid("json");
     const transport = body.tokenTransport ?? c.req.valid("query").tokenTransport ?? "json";
-    const result = await verifyMfa(c.get("deps"), c.get("application")!, body, requestMeta(c));
+    if (body.factor === "passkey") return c.json({ data: signInAnswer(c, await verifyPasskeyMfa(c, body), transport) as z.infer<typeof LoginResponse> }, 200);
+    const result = await verifyMfa(c.get("deps"), c.get("application")!, { ...body, factor: body.factor, code: mfaCodeRequired(body.code) }, requestMeta(c));
     const data = signInAnswer(c, result.outcome, transport) as z.infer<typeof LoginResponse>;
     if (!result.deviceToken) return c.json({ data }, 200);
     setDeviceCookie(c, result.deviceToken, result.deviceExpiresIn);

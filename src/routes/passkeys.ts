@@ -3,16 +3,18 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { AuthenticationResponseJSON, RegistrationResponseJSON } from "@simplewebauthn/server";
 import type { Context } from "hono";
 import { application, tokenApplication } from "../http/application";
+import { AppError } from "../http/errors";
 import { Email, SignInAnswerSchema, TokenTransport, signInAnswer } from "../http/auth-schemas";
 import { readDeviceCookie } from "../http/cookies";
 import { bearer, requestMeta, type AppEnv } from "../http/middleware";
 import { createRouter, envelope, errorResponse, jsonBody, jsonContent } from "../http/openapi";
 import { STEP_UP_HEADER, stepUp } from "../http/step-up";
 import { removeOwnPasskey, listPasskeys, renameOwnPasskey } from "../services/passkeys/manage";
-import { mfaPasskeyOptions } from "../services/passkeys/mfa";
+import { mfaPasskeyOptions, verifyPasskeyFactor } from "../services/passkeys/mfa";
 import { registrationOptions, verifyRegistration } from "../services/passkeys/register";
 import { relyingParty } from "../services/passkeys/relying-party";
 import { signInOptions, signInWithPasskey } from "../services/passkeys/sign-in";
+import type { SignInOutcome } from "../services/auth/outcome";
 
 const tags = ["passkeys"];
 /** Bearer routes: the token, plus X-API-Key for a non-platform application's session. */
@@ -278,3 +280,34 @@ export const passkeyRoutes = createRouter()
     await removeOwnPasskey(c.get("deps"), c.get("principal"), c.req.valid("param").id, requestMeta(c));
     return c.json({ data: { removed: true as const } }, 200);
   });
+
+// ---- the passkey factor of POST /auth/mfa/verify (routes/mfa.ts spreads these in) ---------------
+
+/** The fields factor "passkey" adds to POST /auth/mfa/verify (options from POST /auth/mfa/passkey/options). */
+export const PasskeyFactorFields = {
+  challengeId: ChallengeId.optional().openapi({ description: 'factor "passkey": the challengeId from POST /auth/mfa/passkey/options' }),
+  response: AuthenticationResponse.optional().openapi({ description: 'factor "passkey": the AuthenticationResponseJSON of navigator.credentials.get()' }),
+};
+
+const required = (field: string) => new AppError(400, "validation_error", `Invalid request: ${field}: is required`, { fields: [{ field, message: "is required" }] });
+
+/** factor "passkey" at POST /auth/mfa/verify: the signed-in outcome (through H1's completeMfaChallenge). */
+export async function verifyPasskeyMfa(
+  c: Context<AppEnv>,
+  body: { mfaToken: string; challengeId?: string; response?: z.infer<typeof AuthenticationResponse> },
+): Promise<Extract<SignInOutcome, { kind: "signed_in" }>> {
+  if (body.challengeId === undefined) throw required("challengeId");
+  if (body.response === undefined) throw required("response");
+  return verifyPasskeyFactor(
+    c.get("deps"),
+    c.get("application")!,
+    { mfaToken: body.mfaToken, challengeId: body.challengeId, response: body.response as unknown as AuthenticationResponseJSON },
+    requestMeta(c),
+  );
+}
+
+/** factors "totp" and "recovery_code" need their code (optional in the schema since "passkey" has none). */
+export function mfaCodeRequired(code: string | undefined): string {
+  if (code === undefined) throw required("code");
+  return code;
+}
