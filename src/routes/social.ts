@@ -5,6 +5,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { tokenApplication } from "../http/application";
+import { readDeviceCookie } from "../http/cookies";
 import { TokenTransport } from "../http/auth-schemas";
 import { AppError } from "../http/errors";
 import { bearer, requestMeta, type AppEnv } from "../http/middleware";
@@ -175,7 +176,7 @@ const origin = (c: Context<AppEnv>) => new URL(c.req.url).origin;
 
 async function callback(c: Context<AppEnv>, provider: (typeof SOCIAL_PROVIDERS)[number], params: URLSearchParams): Promise<Response> {
   try {
-    return redirect(c, await finishSocial(c.get("deps"), provider, params, requestMeta(c)));
+    return redirect(c, await finishSocial(c.get("deps"), provider, params, requestMeta(c), readDeviceCookie(c)));
   } catch (err) {
     return refuse(c, err);
   }

@@ -116,7 +116,14 @@ const AUTH_PROVIDER: Record<SocialProvider, AuthProvider> = { google: "google", 
  * is thrown (400: there is no trusted place to redirect to); everything after that ends at the
  * application's redirect URI.
  */
-export async function finishSocial(deps: Deps, provider: SocialProvider, params: URLSearchParams, meta: RequestMeta): Promise<string> {
+export async function finishSocial(
+  deps: Deps,
+  provider: SocialProvider,
+  params: URLSearchParams,
+  meta: RequestMeta,
+  /** The browser's remembered-device token (auth_device cookie), which may skip the second factor. */
+  deviceToken: string | null = null,
+): Promise<string> {
   const secret = params.get("state");
   if (!secret) throw stateNotFound();
   if (secret.length > 512) throw stateMismatch();
@@ -150,7 +157,7 @@ export async function finishSocial(deps: Deps, provider: SocialProvider, params:
     const outcome = await completeFirstFactor(
       deps,
       application,
-      { userId, amr: ["fed"], audit: { type: "login.success", metadata: { method: "social", provider } } },
+      { userId, amr: ["fed"], audit: { type: "login.success", metadata: { method: "social", provider } }, deviceToken },
       meta,
     );
     return await redirectWithCode(deps, application, state.redirectUri, outcome);
