@@ -211,7 +211,7 @@ export async function verifyMfa(
     deps,
     application,
     challenge,
-    { factor: input.factor, amr: input.factor === "totp" ? ["otp"] : ["otp"], deviceId: used.deviceId },
+    { factor: input.factor, amr: ["otp"], deviceId: used.deviceId },
     meta,
   );
   return { outcome, deviceToken: used.deviceId ? device!.token : null, deviceExpiresIn: deps.config.mfa.rememberDays * 86_400 };
