@@ -4,8 +4,8 @@
 import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { call, callWithEnv, json } from "../../helpers/http";
-import { deps } from "../../helpers/users";
-import { REDIRECT, as, atProvider, browser, callback, exchange, landing, person, signIn, socialApp, start, startPath } from "./support";
+import { bearer, createUser, deps, login } from "../../helpers/users";
+import { REDIRECT, as, fake, atProvider, browser, callback, exchange, landing, person, signIn, socialApp, start, startPath } from "./support";
 
 const userCount = async () => Number(((await deps().db.execute(sql`select count(*)::int as n from users`)).rows[0] as { n: number }).n);
 
@@ -55,6 +55,24 @@ describe("GET /auth/oauth/{provider}: the start", () => {
     expect(refused.status).toBe(403);
     expect((await json(refused)).error.code).toBe("provider_not_allowed");
     expect((await browser(startPath("github", onlyGithub))).status).toBe(302);
+  });
+});
+
+describe("a provider whose discovery fails", () => {
+  it("the start sends the browser back with error=provider_unavailable (never a 5xx); the link route answers 503", async () => {
+    const app = await socialApp();
+    // An issuer whose discovery document is missing (404; a fresh issuer, so nothing cached).
+    const dead = { GOOGLE_ISSUER: `${fake.base}/nowhere-${Date.now()}` };
+    const res = await callWithEnv(dead, startPath("google", app));
+    expect(res.status).toBe(302);
+    const to = new URL(res.headers.get("location")!);
+    expect(`${to.origin}${to.pathname}`).toBe(REDIRECT);
+    expect(to.searchParams.get("error")).toBe("provider_unavailable");
+    const user = await createUser();
+    const session = await login(user, { "x-api-key": app.key });
+    const link = await callWithEnv(dead, "/auth/identities/google/link", { json: { redirectUri: REDIRECT }, headers: { ...bearer(session.accessToken), "x-api-key": app.key } });
+    expect(link.status).toBe(503);
+    expect((await json(link)).error.code).toBe("provider_unavailable");
   });
 });
 
