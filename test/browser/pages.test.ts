@@ -12,7 +12,7 @@
 //
 // Without /usr/bin/chromium (or CHROMIUM_PATH) the test is skipped and says why; with
 // REQUIRE_BROWSER_TESTS=1 (as .ci/run sets) a missing browser is a failure instead.
-import { createHmac } from "node:crypto";
+import { createHmac, generateKeyPairSync } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
@@ -139,7 +139,7 @@ describe.runIf(haveChromium || required)("hosted pages in Chromium", () => {
   }
   async function signIn(page: Page, email: string, password = PASSWORD, query = ""): Promise<void> {
     await page.goto(`${origin}/login${query}`);
-    await page.getByLabel("Email address").fill(email);
+    await page.getByLabel("Email address", { exact: true }).fill(email);
     await page.getByLabel("Password", { exact: true }).fill(password);
     await page.getByRole("button", { name: "Sign in", exact: true }).click();
   }
@@ -151,7 +151,19 @@ describe.runIf(haveChromium || required)("hosted pages in Chromium", () => {
     const envFile = join(dir, "vars.env");
     writeDevVars(
       envFile,
-      localWorkerVars({ APP_ENV: "development", PUBLIC_REGISTRATION_ENABLED: "true", EMAIL_ENABLED: "true", ...ARGON2 }, stack.workerVars),
+      localWorkerVars(
+        {
+          APP_ENV: "development",
+          PUBLIC_REGISTRATION_ENABLED: "true",
+          EMAIL_ENABLED: "true",
+          // A fixed signing key: an ephemeral one would differ between the Worker's isolates (and
+          // with it the refresh and CSRF keys derived from it).
+          JWT_SIGNING_KEY_PEM: generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs8", format: "pem" }).toString(),
+          JWT_KID: "pages-test",
+          ...ARGON2,
+        },
+        stack.workerVars,
+      ),
       "# Written by test/browser/pages.test.ts\n",
     );
     worker = startWranglerDev({ port, inspectorPort, envFile, persistTo: join(dir, "state"), logLevel: "warn", stdio: ["ignore", "ignore", "inherit"] });
@@ -213,7 +225,7 @@ describe.runIf(haveChromium || required)("hosted pages in Chromium", () => {
       await expect.poll(() => new URL(page.url()).pathname).toBe("/signup");
       // A weak password: the error is tied to its field.
       await page.getByLabel("Full name (optional)").fill("Ada Lovelace");
-      await page.getByLabel("Email address").fill(email);
+      await page.getByLabel("Email address", { exact: true }).fill(email);
       await page.getByLabel("Password", { exact: true }).fill("short");
       await page.getByRole("button", { name: "Create account" }).click();
       const password = page.getByLabel("Password", { exact: true });
@@ -258,7 +270,7 @@ describe.runIf(haveChromium || required)("hosted pages in Chromium", () => {
     await page.goto(`${origin}/login`);
     await page.getByRole("link", { name: "Forgot your password?" }).click();
     await check(page, "forgot-password", "phone");
-    await page.getByLabel("Email address").fill(email);
+    await page.getByLabel("Email address", { exact: true }).fill(email);
     await page.getByRole("button", { name: "Send the reset link" }).click();
     await page.getByText("If an account exists for this address").waitFor();
     const reset = await mail(email, "password_reset");
@@ -320,7 +332,7 @@ describe.runIf(haveChromium || required)("hosted pages in Chromium", () => {
     await page.getByRole("heading", { name: "Se connecter à Acme Books" }).waitFor();
     expect(await page.evaluate(`getComputedStyle(document.documentElement).getPropertyValue("--brand").trim()`)).toBe("#0f766e");
     await check(page, "login-app-fr", "desktop");
-    await page.getByLabel("Adresse e-mail").fill(email);
+    await page.getByLabel("Adresse e-mail", { exact: true }).fill(email);
     await page.getByLabel("Mot de passe", { exact: true }).fill(PASSWORD);
     await page.getByRole("button", { name: "Se connecter", exact: true }).click();
     await expect.poll(() => page.url()).toContain(`${CALLBACK}?code=`);
@@ -343,7 +355,7 @@ describe.runIf(haveChromium || required)("hosted pages in Chromium", () => {
     // A tampered token: 403 page, no sign-in.
     await page.goto(`${origin}/login`);
     await page.locator('input[name="_csrf"]').first().evaluate((el: any) => { el.value = "forged"; });
-    await page.getByLabel("Email address").fill(email);
+    await page.getByLabel("Email address", { exact: true }).fill(email);
     await page.getByLabel("Password", { exact: true }).fill(PASSWORD);
     const [answer] = await Promise.all([page.waitForResponse((r) => r.request().method() === "POST"), page.getByRole("button", { name: "Sign in", exact: true }).click()]);
     expect(answer.status()).toBe(403);
@@ -376,6 +388,89 @@ describe.runIf(haveChromium || required)("hosted pages in Chromium", () => {
     expect(res?.status()).toBe(400);
     await page.getByText("not registered for this application").waitFor();
     await check(page, "redirect-refused", "desktop");
+    await context.close();
+  });
+
+  it("turns on TOTP on the account page, then signs in with password + TOTP (desktop) and password + recovery code (phone)", { timeout: 120_000 }, async () => {
+    const email = await approvedUser("totp");
+    const laptop = await newContext("desktop");
+    const page = await laptop.newPage();
+    await signIn(page, email);
+    await page.getByRole("heading", { name: "Your account" }).waitFor();
+    await page.getByRole("button", { name: "Set up an authenticator app" }).click();
+    const secret = (await page.locator("#totp-secret").innerText()).trim();
+    expect(secret).toMatch(/^[A-Z2-7]{16,}$/);
+    expect(await page.locator("img.qr").getAttribute("src")).toMatch(/^data:image\/svg\+xml,/);
+    await check(page, "account-mfa-setup", "desktop");
+    // A wrong code first: refused, tied to the field, the same secret still shown.
+    await page.getByLabel("Code from the app").fill("000000");
+    await page.getByRole("button", { name: "Turn on" }).click();
+    await expect.poll(() => page.getByLabel("Code from the app").getAttribute("aria-invalid")).toBe("true");
+    expect((await page.locator("#totp-secret").innerText()).trim()).toBe(secret);
+    await page.getByLabel("Code from the app").fill(totp(secret));
+    await page.getByRole("button", { name: "Turn on" }).click();
+    await page.locator("#recovery-codes").waitFor();
+    const codes = (await page.locator("#recovery-codes li").allInnerTexts()).map((c) => c.trim());
+    expect(codes.length).toBe(10);
+    expect(await page.locator("#mfa-status").innerText()).toBe("On");
+    await check(page, "account-mfa-on", "desktop");
+    await page.getByRole("button", { name: "Sign out", exact: true }).click();
+    await page.getByText("You are signed out.").waitFor();
+
+    // Password, then the code of the next time step (the one used to turn it on works once).
+    await signIn(page, email);
+    await page.getByRole("heading", { name: "Confirm it is you" }).waitFor();
+    await check(page, "mfa", "desktop");
+    await page.getByLabel("Code from your authenticator app").fill("000000");
+    await page.getByRole("button", { name: "Verify" }).click();
+    await expect.poll(() => page.getByLabel("Code from your authenticator app").getAttribute("aria-invalid")).toBe("true");
+    await page.getByLabel("Code from your authenticator app").fill(totp(secret, Date.now() + 30_000));
+    await page.getByRole("button", { name: "Verify" }).click();
+    await page.getByRole("heading", { name: "Your account" }).waitFor();
+    await laptop.close();
+
+    // On the phone: password, then a recovery code (each works once).
+    const phone = await newContext("phone");
+    const p = await phone.newPage();
+    await signIn(p, email);
+    await p.getByRole("heading", { name: "Confirm it is you" }).waitFor();
+    await check(p, "mfa", "phone");
+    await p.getByLabel("Or a recovery code").fill(codes[0]);
+    await p.getByRole("button", { name: "Verify" }).click();
+    await p.getByRole("heading", { name: "Your account" }).waitFor();
+    expect(await p.getByText("Recovery codes left: 9").count()).toBe(1);
+    await check(p, "account-mfa-on", "phone");
+    await phone.close();
+  });
+
+  it("signs in with an email code and with a magic link (the link's page consumes nothing on GET)", { timeout: 90_000 }, async () => {
+    const email = await approvedUser("passwordless");
+    const context = await newContext("phone");
+    const page = await context.newPage();
+    await page.goto(`${origin}/login`);
+    await page.getByLabel("Email address for a link or a code").fill(email);
+    await page.getByRole("button", { name: "Email me a code" }).click();
+    await page.getByLabel("Code from the email").waitFor();
+    await check(page, "email-code", "phone");
+    const code = /\b(\d{6})\b/.exec((await mail(email, "email_otp")).text)![1];
+    await page.getByLabel("Code from the email").fill(code);
+    await page.getByRole("button", { name: "Sign in with the code" }).click();
+    await page.getByRole("heading", { name: "Your account" }).waitFor();
+    await page.getByRole("button", { name: "Sign out", exact: true }).click();
+
+    await page.getByLabel("Email address for a link or a code").fill(email);
+    await page.getByRole("button", { name: "Email me a sign-in link" }).click();
+    await page.getByText("If this address can sign in, a link is on its way").waitFor();
+    const token = /[?&]token=([A-Za-z0-9_-]+)/.exec((await mail(email, "magic_link")).text)![1];
+    // Opening the page twice changes nothing; the button signs in once.
+    await page.goto(`${origin}/magic-link?token=${token}`);
+    await page.goto(`${origin}/magic-link?token=${token}`);
+    await check(page, "magic-link", "phone");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("heading", { name: "Your account" }).waitFor();
+    await page.goto(`${origin}/magic-link?token=${token}`);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByText("This sign-in link is invalid, expired or already used.").waitFor();
     await context.close();
   });
 

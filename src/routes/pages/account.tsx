@@ -10,6 +10,19 @@ import { currentUser, type Me } from "../../services/auth/me";
 import { changePassword } from "../../services/auth/passwords";
 import { endSession, listSessions } from "../../services/auth/sessions";
 import type { SessionView } from "../../stores/sessions";
+import type { DeviceView } from "../../stores/mfa";
+import { devicesOf, forgetOwnDevice } from "../../services/mfa/devices";
+import { recoveryCodesRemaining } from "../../services/mfa/recovery";
+import { createStepUp } from "../../services/mfa/step-up";
+import { disableTotpFactor, enableTotpFactor, setupTotp } from "../../services/mfa/totp";
+import { requestEmailVerification } from "../../services/passwordless/email-verification";
+import { AppError } from "../../http/errors";
+import { renderSVG } from "uqr";
+import { otpauthUri } from "../../crypto/totp";
+import type { Deps } from "../../deps";
+import { brandName } from "../../services/applications/policy";
+import { resolveApplicationById } from "../../services/applications/resolve";
+import { qrDataUrl, RecoveryCodes } from "./mfa";
 import { carried, pageHref, pageMiddleware, pageOf, type PageContext, type PageEnv } from "../../pages/context";
 import type { FormProblems } from "../../pages/errors";
 import { checkFields, hasProblems, noProblems, problemsFrom } from "../../pages/forms";
@@ -22,6 +35,8 @@ import { clearPageSession, pageUser, type PageUser } from "../../pages/session";
 const NOTICES: Record<string, MessageKey> = {
   session_revoked: "account.sessions.revoked",
   resent: "account.resent",
+  mfa_disabled: "account.mfa.disabled",
+  device_forgotten: "account.devices.forgotten",
 };
 
 type Session = SessionView & { current: boolean };
@@ -31,6 +46,15 @@ export interface AccountData {
   me: Me;
   sessions: Session[];
   emailVerified: boolean;
+  mfa: { totp: boolean; remaining: number };
+  devices: DeviceView[];
+}
+
+/** What the two-step section shows besides its state: a setup in progress, or the new recovery codes. */
+export interface MfaPanel {
+  setup?: { secret: string; qr: string };
+  recoveryCodes?: string[];
+  problems?: FormProblems;
 }
 
 /** A short, readable name for a session's device (its user agent), never raw markup. */
@@ -50,7 +74,19 @@ function Section({ id, title, children }: { id: string; title: string; children?
   );
 }
 
-export function AccountView({ page, data, notice, passwordProblems = noProblems() }: { page: PageContext; data: AccountData; notice?: string | null; passwordProblems?: FormProblems }) {
+export function AccountView({
+  page,
+  data,
+  notice,
+  passwordProblems = noProblems(),
+  mfaPanel = {},
+}: {
+  page: PageContext;
+  data: AccountData;
+  notice?: string | null;
+  passwordProblems?: FormProblems;
+  mfaPanel?: MfaPanel;
+}) {
   const { t, fmt } = page;
   const { me, sessions } = data;
   const signOut = (
@@ -75,6 +111,15 @@ export function AccountView({ page, data, notice, passwordProblems = noProblems(
               {data.emailVerified ? t("account.verified") : t("account.notVerified")}
             </span>
           </dd>
+          {data.emailVerified ? null : (
+            <dd>
+              <Form page={page} action={pageHref(page, "/account/verify-email")} label={t("account.resend")}>
+                <button type="submit" class="secondary">
+                  {t("account.resend")}
+                </button>
+              </Form>
+            </dd>
+          )}
           <dt>{t("account.role")}</dt>
           <dd>{me.globalRole}</dd>
           <dt>{t("account.memberSince")}</dt>
@@ -106,6 +151,70 @@ export function AccountView({ page, data, notice, passwordProblems = noProblems(
         </Form>
       </Section>
 
+      <Section id="two-step" title={t("account.mfa")}>
+        <p>
+          <span class={`badge ${data.mfa.totp ? "ok" : "warn"}`} id="mfa-status">
+            {data.mfa.totp ? t("account.mfa.on") : t("account.mfa.off")}
+          </span>
+        </p>
+        <FormError message={mfaPanel.problems?.form} />
+        {mfaPanel.recoveryCodes ? <RecoveryCodes page={page} codes={mfaPanel.recoveryCodes} /> : null}
+        {data.mfa.totp ? (
+          <>
+            <p class="muted">{t("account.mfa.recoveryLeft", { count: data.mfa.remaining })}</p>
+            <Form page={page} action={pageHref(page, "/account/mfa/disable")} id="mfa-disable-form" label={t("account.mfa.disable")}>
+              <Field id="mfa-password" name="password" type="password" label={t("account.currentPassword")} autocomplete="current-password" error={mfaPanel.problems?.fields.password} />
+              <button type="submit" class="danger">
+                {t("account.mfa.disable")}
+              </button>
+            </Form>
+          </>
+        ) : mfaPanel.setup ? (
+          <>
+            <p>{t("account.mfa.scan")}</p>
+            <img class="qr" src={mfaPanel.setup.qr} alt={t("account.mfa.scan")} width={200} height={200} />
+            <p>
+              {t("account.mfa.secret")}: <code class="secret" id="totp-secret">{mfaPanel.setup.secret}</code>
+            </p>
+            <Form page={page} action={pageHref(page, "/account/mfa/enable")} id="mfa-enable-form" label={t("account.mfa.enable")}>
+              <input type="hidden" name="secret" value={mfaPanel.setup.secret} />
+              <Field id="totp-code" name="code" label={t("account.mfa.code")} autocomplete="one-time-code" inputmode="numeric" maxlength={6} error={mfaPanel.problems?.fields.code} />
+              <button type="submit">{t("account.mfa.enable")}</button>
+            </Form>
+          </>
+        ) : (
+          <Form page={page} action={pageHref(page, "/account/mfa/setup")} label={t("account.mfa.setup")}>
+            <button type="submit">{t("account.mfa.setup")}</button>
+          </Form>
+        )}
+      </Section>
+
+      <Section id="devices" title={t("account.devices")}>
+        {data.devices.length ? (
+          <ul class="list">
+            {data.devices.map((d) => {
+              const device = deviceName(d.userAgent, page);
+              return (
+                <li>
+                  <div>
+                    <strong>{device}</strong>
+                    <br />
+                    <span class="muted">{t("account.sessions.started", { date: fmt.dateTime(d.createdAt) })}</span>
+                  </div>
+                  <Form page={page} action={pageHref(page, `/account/devices/${d.id}/forget`)}>
+                    <button type="submit" class="secondary" aria-label={`${t("account.devices.forget")}: ${device}`}>
+                      {t("account.devices.forget")}
+                    </button>
+                  </Form>
+                </li>
+              );
+            })}
+          </ul>
+        ) : (
+          <p class="muted">{t("account.devices.none")}</p>
+        )}
+      </Section>
+
       <Section id="sessions" title={t("account.sessions")}>
         <p class="muted">{t("account.sessions.count", { count: sessions.length })}</p>
         <ul class="list">
@@ -120,7 +229,7 @@ export function AccountView({ page, data, notice, passwordProblems = noProblems(
                     {s.application.name} · {t("account.sessions.lastUsed", { date: fmt.dateTime(s.lastUsedAt) })}
                   </span>
                 </div>
-                <Form page={page} action={pageHref(page, `/account/sessions/${s.id}/revoke`)} label={t("account.sessions.revokeLabel", { device })}>
+                <Form page={page} action={pageHref(page, `/account/sessions/${s.id}/revoke`)}>
                   <button type="submit" class="danger" aria-label={t("account.sessions.revokeLabel", { device })}>
                     {t("account.sessions.revoke")}
                   </button>
@@ -163,8 +272,13 @@ export async function requireUser(c: Context<PageEnv>): Promise<PageUser | Respo
 
 export async function loadAccount(c: Context<PageEnv>, user: PageUser): Promise<AccountData> {
   const deps = c.get("deps");
-  const [me, sessions] = await Promise.all([currentUser(deps, user.principal), listSessions(deps, user.principal)]);
-  return { user, me, sessions, emailVerified: emailVerifiedOf(user.principal) };
+  const [me, sessions, mfa, devices] = await Promise.all([
+    currentUser(deps, user.principal),
+    listSessions(deps, user.principal),
+    recoveryCodesRemaining(deps, user.principal),
+    devicesOf(deps, user.principal),
+  ]);
+  return { user, me, sessions, emailVerified: emailVerifiedOf(user.principal), mfa, devices };
 }
 
 function emailVerifiedOf(principal: Principal): boolean {
@@ -197,6 +311,73 @@ export const accountRoutes = pageRouter()
     if (revoked !== null) return c.html(<AccountView page={page} data={data} notice={page.t("account.passwordChanged", { count: revoked })} />);
     return c.html(<AccountView page={page} data={data} passwordProblems={problems} />, 400);
   })
+  .post("/account/verify-email", ...pageMiddleware, async (c) => {
+    const page = pageOf(c);
+    const user = await requireUser(c);
+    if (user instanceof Response) return user;
+    try {
+      await requestEmailVerification(c.get("deps"), user.principal);
+    } catch (err) {
+      if (!(err instanceof AppError) || err.code !== "rate_limited") throw err;
+      return c.html(<AccountView page={page} data={await loadAccount(c, user)} notice={page.t("error.rate_limited")} />, 429);
+    }
+    return c.redirect(pageHref(page, "/account", { notice: "resent" }), 303);
+  })
+  .post("/account/mfa/setup", ...pageMiddleware, async (c) => {
+    const page = pageOf(c);
+    const user = await requireUser(c);
+    if (user instanceof Response) return user;
+    const p = user.principal;
+    const setup = await setupTotp(c.get("deps"), { kind: "session", principal: p, userId: p.userId, applicationId: p.clientId });
+    return c.html(<AccountView page={page} data={await loadAccount(c, user)} mfaPanel={{ setup: { secret: setup.secret, qr: qrDataUrl(setup.qrSvg) } }} />);
+  })
+  .post("/account/mfa/enable", ...pageMiddleware, async (c) => {
+    const page = pageOf(c);
+    const user = await requireUser(c);
+    if (user instanceof Response) return user;
+    const p = user.principal;
+    const deps = c.get("deps");
+    const code = (page.form.code ?? "").replace(/\s+/g, "");
+    try {
+      const enabled = await enableTotpFactor(deps, { kind: "session", principal: p, userId: p.userId, applicationId: p.clientId }, code, requestMeta(c));
+      return c.html(<AccountView page={page} data={await loadAccount(c, user)} mfaPanel={{ recoveryCodes: enabled.recoveryCodes }} />);
+    } catch (err) {
+      if (!(err instanceof AppError) || err.code !== "invalid_mfa_code") throw err;
+      // The secret set up a moment ago (this user's own, posted back by their own page) is shown again.
+      const secret = /^[A-Z2-7]{16,128}$/.test(page.form.secret ?? "") ? page.form.secret! : null;
+      const setup = secret ? { secret, qr: "" } : undefined;
+      return c.html(
+        <AccountView page={page} data={await loadAccount(c, user)} mfaPanel={{ setup: setup && { ...setup, qr: qrDataUrl(await qrFor(deps, p, secret!)) }, problems: { form: page.t("error.summary"), fields: { code: page.t("error.invalid_code") } } }} />,
+        400,
+      );
+    }
+  })
+  .post("/account/mfa/disable", ...pageMiddleware, async (c) => {
+    const page = pageOf(c);
+    const user = await requireUser(c);
+    if (user instanceof Response) return user;
+    const deps = c.get("deps");
+    const password = page.form.password ?? "";
+    try {
+      if (!password) throw new AppError(400, "validation_error", "password", { fields: [{ field: "password", message: "is required" }] });
+      // The password proves it again (a step-up), then turns TOTP off: the API's two calls in one form.
+      const { stepUpToken } = await createStepUp(deps, user.principal, { factor: "password", password }, requestMeta(c));
+      await disableTotpFactor(deps, user.principal, { password }, stepUpToken, requestMeta(c));
+    } catch (err) {
+      if (!(err instanceof AppError) || err.status >= 500) throw err;
+      const field = page.t(err.code === "validation_error" ? "error.required" : err.code === "rate_limited" ? "error.rate_limited" : "error.invalid_current_password");
+      return c.html(<AccountView page={page} data={await loadAccount(c, user)} mfaPanel={{ problems: { form: page.t("error.summary"), fields: { password: field } } }} />, 400);
+    }
+    return c.redirect(pageHref(page, "/account", { notice: "mfa_disabled" }) + "#two-step", 303);
+  })
+  .post("/account/devices/:id/forget", ...pageMiddleware, async (c) => {
+    const page = pageOf(c);
+    const user = await requireUser(c);
+    if (user instanceof Response) return user;
+    const id = c.req.param("id");
+    if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) await forgetOwnDevice(c.get("deps"), user.principal, id, requestMeta(c));
+    return c.redirect(pageHref(page, "/account", { notice: "device_forgotten" }) + "#devices", 303);
+  })
   .post("/account/sessions/revoke-all", ...pageMiddleware, async (c) => {
     const page = pageOf(c);
     const user = await requireUser(c);
@@ -218,3 +399,9 @@ export const accountRoutes = pageRouter()
     }
     return c.redirect(pageHref(page, "/account", { notice: "session_revoked" }) + "#sessions", 303);
   });
+
+/** The QR code of a secret being set up (shown again after a wrong code). */
+async function qrFor(deps: Deps, principal: Principal, secret: string): Promise<string> {
+  const application = await resolveApplicationById(deps, principal.clientId);
+  return renderSVG(otpauthUri(secret, brandName(application, deps.config), principal.email));
+}

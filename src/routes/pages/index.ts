@@ -6,6 +6,7 @@ import type { AppEnv } from "../../http/middleware";
 import { accountRoutes } from "./account";
 import { pageAssetRoutes } from "./assets";
 import { loginRoutes } from "./login";
+import { mfaRoutes } from "./mfa";
 import { passwordRoutes } from "./password";
 import { portalRoutes } from "./portal";
 import { signupRoutes } from "./signup";
@@ -14,6 +15,7 @@ import { verifyRoutes } from "./verify";
 export const pageRoutes = new Hono<AppEnv>()
   .route("/", pageAssetRoutes)
   .route("/", loginRoutes)
+  .route("/", mfaRoutes)
   .route("/", signupRoutes)
   .route("/", passwordRoutes)
   .route("/", accountRoutes)

@@ -5,14 +5,16 @@ import type { Context } from "hono";
 import { requestMeta } from "../../http/middleware";
 import { signInPolicy } from "../../services/applications/policy";
 import { login } from "../../services/auth/login";
+import { requestEmailOtp, verifyEmailOtp } from "../../services/passwordless/email-otp";
+import { requestMagicLink } from "../../services/passwordless/magic-link";
 import type { SocialProvider } from "../../services/applications/fields";
 import { carried, pageHref, pageMiddleware, pageOf, type PageContext, type PageEnv } from "../../pages/context";
 import type { FormProblems } from "../../pages/errors";
-import { completeSignIn } from "../../pages/flow";
 import { checkFields, hasProblems, noProblems, problemsFrom } from "../../pages/forms";
 import { Alert, Field, Form, FormError, Layout } from "../../pages/layout";
 import { endPageSession } from "../../pages/session";
 import { pageRouter } from "../../pages/router";
+import { answerOutcome, deviceToken } from "./mfa";
 
 const PROVIDER_NAMES: Record<SocialProvider, string> = { google: "Google", github: "GitHub", microsoft: "Microsoft", apple: "Apple" };
 
@@ -48,6 +50,26 @@ export function LoginView({ page, social, email, problems = noProblems(), notice
             </button>
           </Form>
         ) : null}
+        {policy.magicLink || policy.emailOtp ? (
+          <>
+            <div class="divider">{t("login.or")}</div>
+            <Form page={page} action={pageHref(page, "/login/email")} id="email-form" label={t(policy.magicLink ? "login.magic.heading" : "login.code.heading")}>
+              <Field id="passwordless-email" name="email" type="email" label={t("login.passwordless.email")} autocomplete="email" value={email} error={problems.fields.passwordlessEmail} />
+              <div class="stack">
+                {policy.magicLink ? (
+                  <button type="submit" name="method" value="magic_link" class="secondary block">
+                    {t("login.magic.submit")}
+                  </button>
+                ) : null}
+                {policy.emailOtp ? (
+                  <button type="submit" name="method" value="email_otp" class="secondary block">
+                    {t("login.code.submit")}
+                  </button>
+                ) : null}
+              </div>
+            </Form>
+          </>
+        ) : null}
         {social.length ? (
           <>
             <div class="divider">{t("login.or")}</div>
@@ -75,6 +97,28 @@ export function LoginView({ page, social, email, problems = noProblems(), notice
   );
 }
 
+function EmailCodeView({ page, email, problems = noProblems() }: { page: PageContext; email: string; problems?: FormProblems }) {
+  const { t } = page;
+  return (
+    <Layout page={page} title={t("login.code.heading")}>
+      <div class="card">
+        <h1>{t("login.code.heading")}</h1>
+        {problems.form ? <FormError message={problems.form} /> : <Alert kind="ok">{t("login.code.sent")}</Alert>}
+        <Form page={page} action={pageHref(page, "/login/email-code")} id="code-form" label={t("login.code.heading")}>
+          <input type="hidden" name="email" value={email} />
+          <Field id="code" name="code" label={t("login.code.label")} autocomplete="one-time-code" inputmode="numeric" maxlength={6} error={problems.fields.code} autofocus />
+          <button type="submit" class="block">
+            {t("login.code.verify")}
+          </button>
+        </Form>
+        <div class="links">
+          <a href={pageHref(page, "/login")}>{t("error.back")}</a>
+        </div>
+      </div>
+    </Layout>
+  );
+}
+
 export const loginRoutes = pageRouter()
   .get("/login", ...pageMiddleware, (c) => {
     const page = pageOf(c);
@@ -90,7 +134,7 @@ export const loginRoutes = pageRouter()
     if (!signInPolicy(page.app).password) return c.html(<LoginView page={page} social={social} email={email} problems={{ form: page.t("error.unavailable"), fields: {} }} />, 403);
     let outcome;
     try {
-      outcome = await login(c.get("deps"), page.app, { email, password: page.form.password ?? "" }, requestMeta(c));
+      outcome = await login(c.get("deps"), page.app, { email, password: page.form.password ?? "", deviceToken: deviceToken(c) }, requestMeta(c));
     } catch (err) {
       const problems = problemsFrom(page, err, { password: "password" });
       const status = (err as { status: 400 | 401 | 403 | 429 }).status;
@@ -98,7 +142,42 @@ export const loginRoutes = pageRouter()
       if (retry) c.header("Retry-After", retry);
       return c.html(<LoginView page={page} social={social} email={email} problems={problems} />, status);
     }
-    return completeSignIn(c, page, outcome);
+    return answerOutcome(c, page, outcome);
+  })
+  .post("/login/email", ...pageMiddleware, async (c) => {
+    const page = pageOf(c);
+    const deps = c.get("deps");
+    const email = (page.form.email ?? "").trim();
+    const social = socialProviders(c, page);
+    const method = page.form.method === "email_otp" ? "email_otp" : "magic_link";
+    const checked = checkFields(page, ["email"], "email");
+    if (hasProblems(checked)) {
+      return c.html(<LoginView page={page} social={social} email={email} problems={{ form: checked.form, fields: { passwordlessEmail: checked.fields.email } }} />, 400);
+    }
+    try {
+      if (method === "magic_link") await requestMagicLink(deps, page.app, { email, redirectUri: page.redirectUri ?? undefined }, c.req.url, requestMeta(c));
+      else await requestEmailOtp(deps, page.app, { email }, requestMeta(c));
+    } catch (err) {
+      return c.html(<LoginView page={page} social={social} email={email} problems={problemsFrom(page, err)} />, (err as { status: 400 | 403 | 429 }).status);
+    }
+    if (method === "email_otp") return c.html(<EmailCodeView page={page} email={email} />);
+    return c.html(<LoginView page={page} social={social} email={email} notice={page.t("login.magic.sent")} />);
+  })
+  .post("/login/email-code", ...pageMiddleware, async (c) => {
+    const page = pageOf(c);
+    const email = (page.form.email ?? "").trim();
+    const code = (page.form.code ?? "").replace(/\s+/g, "");
+    if (!/^[0-9]{6}$/.test(code)) return c.html(<EmailCodeView page={page} email={email} problems={{ form: page.t("error.summary"), fields: { code: page.t("error.invalid_code") } }} />, 400);
+    let outcome;
+    try {
+      outcome = await verifyEmailOtp(c.get("deps"), page.app, { email, code }, requestMeta(c));
+    } catch (err) {
+      const problems = problemsFrom(page, err);
+      const limited = (err as { code?: string }).code === "rate_limited";
+      const shown = limited ? problems : { form: page.t("error.summary"), fields: { code: page.t("error.invalid_code") } };
+      return c.html(<EmailCodeView page={page} email={email} problems={shown} />, (err as { status: 400 | 401 | 403 | 429 }).status);
+    }
+    return answerOutcome(c, page, outcome);
   })
   .post("/logout", ...pageMiddleware, async (c) => {
     const page = pageOf(c);

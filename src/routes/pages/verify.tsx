@@ -7,7 +7,8 @@ import { redirectWithCode } from "../../services/auth/redirect-code";
 import { confirmEmailVerification } from "../../services/passwordless/email-verification";
 import { verifyMagicLink } from "../../services/passwordless/magic-link";
 import { pageHref, pageMiddleware, pageOf, type PageContext } from "../../pages/context";
-import { completeSignIn, leaveTo } from "../../pages/flow";
+import { leaveTo } from "../../pages/flow";
+import { answerOutcome } from "./mfa";
 import { Alert, Form, Layout } from "../../pages/layout";
 import type { MessageKey } from "../../pages/i18n";
 import { pageRouter } from "../../pages/router";
@@ -101,5 +102,5 @@ export const verifyRoutes = pageRouter()
     }
     // The link names its application and redirect URI (checked when it was requested).
     if (verified.redirectUri) return leaveTo(c, page, await redirectWithCode(deps, verified.application, verified.redirectUri, verified.outcome));
-    return completeSignIn(c, { ...page, app: verified.application, redirectUri: null }, verified.outcome);
+    return answerOutcome(c, { ...page, app: verified.application, redirectUri: null }, verified.outcome);
   });
