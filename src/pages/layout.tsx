@@ -44,7 +44,8 @@ export const Layout: FC<PropsWithChildren<LayoutProps>> = ({ page, title, wide, 
         </a>
         <header class="top">
           <span class="brand">
-            {page.logoUrl ? <img src={page.logoUrl} alt="" /> : null}
+            {/* settings.branding.logoUrl is another site's image: the page policy (img-src 'self' data:) and
+                "nothing from third parties" keep it off the pages; the name and colour brand them. */}
             <span>{page.brand}</span>
           </span>
           <nav class="langs" aria-label={t("lang.label")}>
