@@ -3,6 +3,7 @@
 import { sql } from "drizzle-orm";
 import {
   type AnyPgColumn,
+  bigint,
   boolean,
   index,
   integer,
@@ -497,7 +498,8 @@ export const passkeys = pgTable(
       .references(() => users.id, { onDelete: "cascade" }),
     credentialId: text("credential_id").notNull(),
     publicKey: text("public_key").notNull(),
-    counter: integer("counter").notNull().default(0),
+    /** The authenticator's signature counter (32-bit unsigned in WebAuthn: bigint here). */
+    counter: bigint("counter", { mode: "number" }).notNull().default(0),
     transports: jsonb("transports").$type<string[]>().notNull().default([]),
     rpId: text("rp_id").notNull(),
     aaguid: text("aaguid"),

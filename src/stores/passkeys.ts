@@ -117,7 +117,7 @@ export async function insertPasskey(db: Database, p: NewPasskey): Promise<Passke
         ), added as (
           insert into passkeys (user_id, credential_id, public_key, counter, transports, rp_id, aaguid, attestation_format,
                                 backup_eligible, backed_up, name, created_at)
-          select ${p.userId}::uuid, ${p.credentialId}, ${p.publicKey}, ${p.counter}::int, ${jsonb(p.transports)}, ${p.rpId}, ${p.aaguid},
+          select ${p.userId}::uuid, ${p.credentialId}, ${p.publicKey}, ${p.counter}::bigint, ${jsonb(p.transports)}, ${p.rpId}, ${p.aaguid},
                  ${p.attestationFormat}, ${p.backupEligible}, ${p.backedUp}, ${p.name}, ${ts(p.now)}
           from live where live.ok
           on conflict (credential_id) do nothing
