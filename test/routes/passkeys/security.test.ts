@@ -211,6 +211,16 @@ describe("signature counter", () => {
     expect((await signInWith(u.auth, { bend: { counter: 6 } })).status).toBe(200);
   });
 
+  it("takes counters up to 2^32 - 1 (WebAuthn's unsigned 32 bits), still refusing a regression there", async () => {
+    const u = await signedInUser();
+    await registerPasskey(u);
+    expect((await signInWith(u.auth, { bend: { counter: 2 ** 31 + 5 } })).status).toBe(200);
+    expect((await signInWith(u.auth, { bend: { counter: 2 ** 32 - 1 } })).status).toBe(200);
+    const res = await signInWith(u.auth, { bend: { counter: 2 ** 31 } });
+    expect(res.status).toBe(401);
+    expect(await errorCode(res)).toBe("passkey_counter_regression");
+  });
+
   it("authenticators without a counter (always 0) keep working", async () => {
     const u = await signedInUser();
     await registerPasskey(u);
