@@ -9,6 +9,7 @@ import type { Context } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
 import { randomSecret } from "../crypto/random";
 import { constantTimeEqual } from "../crypto/constant-time";
+import { readDeviceCookie } from "../http/cookies";
 import { application } from "../http/application";
 import { Email, SignInAnswerSchema, TokenTransport, signInAnswer } from "../http/auth-schemas";
 import { AppError, errors } from "../http/errors";
@@ -266,7 +267,7 @@ export const passwordlessRoutes = createRouter()
       assertFromLinkPage(c, form.csrf);
       let result;
       try {
-        result = await verifyMagicLink(deps, form.token, (id) => resolveApplicationById(deps, id), meta);
+        result = await verifyMagicLink(deps, form.token, (id) => resolveApplicationById(deps, id), meta, readDeviceCookie(c));
       } catch (err) {
         if (!(err instanceof AppError)) throw err;
         if (err.code === "invalid_token") return html(c, 400, "This link cannot be used", "The sign-in link is unknown, has expired or was already used. Ask for a new one.") as never;
@@ -293,6 +294,7 @@ export const passwordlessRoutes = createRouter()
         return caller;
       },
       meta,
+      readDeviceCookie(c),
     );
     return c.json({ data: signInAnswer(c, outcome, body.tokenTransport ?? "json") }, 200);
   })
@@ -303,7 +305,7 @@ export const passwordlessRoutes = createRouter()
   })
   .openapi(otpVerifyRoute, async (c) => {
     const body = c.req.valid("json");
-    const outcome = await verifyEmailOtp(c.get("deps"), c.get("application")!, { email: body.email, code: body.code }, requestMeta(c));
+    const outcome = await verifyEmailOtp(c.get("deps"), c.get("application")!, { email: body.email, code: body.code, deviceToken: readDeviceCookie(c) }, requestMeta(c));
     return c.json({ data: signInAnswer(c, outcome, body.tokenTransport ?? "json") }, 200);
   });
 

@@ -48,7 +48,7 @@ export async function requestEmailOtp(deps: Deps, application: CallingApplicatio
   return { message: EMAIL_OTP_ACCEPTED };
 }
 
-export async function verifyEmailOtp(deps: Deps, application: CallingApplication, input: { email: string; code: string }, meta: RequestMeta): Promise<SignInOutcome> {
+export async function verifyEmailOtp(deps: Deps, application: CallingApplication, input: { email: string; code: string; deviceToken?: string | null }, meta: RequestMeta): Promise<SignInOutcome> {
   assertMethodAllowed(application, "email_otp");
   const key = await emailKey(normalizeEmail(input.email));
   const result = await consumeWithCode<PasswordlessGrant>(deps.redis, "email-otp", key, await codeDigest(input.code, key), EMAIL_OTP_MAX_ATTEMPTS);
@@ -62,5 +62,5 @@ export async function verifyEmailOtp(deps: Deps, application: CallingApplication
     auditFailure(deps, "email_otp", "other_application", meta, result.value.userId, application.id);
     throw linkNoLongerValid("email_otp");
   }
-  return completePasswordless(deps, application, result.value, "email_otp", meta);
+  return completePasswordless(deps, application, result.value, "email_otp", meta, input.deviceToken ?? null);
 }

@@ -64,6 +64,8 @@ export async function verifyMagicLink(
   token: string,
   resolve: (applicationId: string) => Promise<CallingApplication> | CallingApplication,
   meta: RequestMeta,
+  /** A remembered-device token: skips the second factor like at /auth/login. */
+  deviceToken: string | null = null,
 ): Promise<{ outcome: SignInOutcome; application: CallingApplication; redirectUri: string | null }> {
   const grant = await consumeArtefact<MagicLinkGrant>(deps.redis, "magic-link", token);
   if (!grant) {
@@ -79,6 +81,6 @@ export async function verifyMagicLink(
     auditFailure(deps, "magic_link", "application", meta, grant.userId, grant.applicationId);
     throw err;
   }
-  const outcome = await completePasswordless(deps, application, grant, "magic_link", meta);
+  const outcome = await completePasswordless(deps, application, grant, "magic_link", meta, deviceToken);
   return { outcome, application, redirectUri: grant.redirectUri };
 }

@@ -128,6 +128,8 @@ export async function completePasswordless(
   grant: PasswordlessGrant,
   method: PasswordlessMethod,
   meta: RequestMeta,
+  /** A remembered-device token (cookie auth_device or the body): skips the second factor like at /auth/login. */
+  deviceToken: string | null = null,
 ): Promise<SignInOutcome> {
   const now = deps.clock.now();
   let userId = grant.userId;
@@ -164,7 +166,7 @@ export async function completePasswordless(
   }
   let outcome: SignInOutcome;
   try {
-    outcome = await completeFirstFactor(deps, application, { userId: userId!, amr: ["email"], audit: { type: "login.success", metadata: { method } } }, meta);
+    outcome = await completeFirstFactor(deps, application, { userId: userId!, amr: ["email"], audit: { type: "login.success", metadata: { method } }, deviceToken }, meta);
   } catch (err) {
     if (err instanceof AppError) auditFailure(deps, method, err.code, meta, userId, application.id);
     throw err;

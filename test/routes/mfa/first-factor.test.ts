@@ -54,4 +54,20 @@ describe("MFA after other first factors", () => {
     expect(body.data.mfaEnrollmentRequired).toBe(true);
     expect(await liveSessions(u.id)).toBe(0);
   });
+
+  it("a remembered device (the auth_device cookie) skips the factor after an email code and a magic link too", async () => {
+    const u = await createMfaUser();
+    const first = await json(await codeVerify(u.email, await issueCode(u.email)));
+    const done = await verify(first.data.mfaToken, "totp", await code(u.secret, stepNow()), { rememberDevice: true });
+    const d = await json(done);
+    expect(done.status, JSON.stringify(d)).toBe(200);
+    const cookie = `auth_device=${d.data.deviceToken}`;
+    const byCode = await json(await codeVerify(u.email, await issueCode(u.email), {}, { cookie }));
+    expect(byCode.data.mfaRequired).toBeUndefined();
+    expect(typeof byCode.data.accessToken).toBe("string");
+    const byLink = await json(await call("/auth/magic-link/verify", { json: { token: await issueLink(u.email) }, headers: { cookie } }));
+    expect(typeof byLink.data.accessToken).toBe("string");
+    // Without the cookie the factor is asked for again.
+    expect((await json(await codeVerify(u.email, await issueCode(u.email)))).data.mfaRequired).toBe(true);
+  });
 });
