@@ -71,6 +71,8 @@ export interface Operation {
   security: "none" | "bearer" | "machine";
   /** Documented response statuses. */
   responses: string[];
+  /** Media types its request body is documented to take (e.g. a form post from a page besides JSON). */
+  mediaTypes: string[];
   label: string;
 }
 
@@ -119,6 +121,7 @@ export async function loadOperations(): Promise<Operation[]> {
         body: resolved ? Object.entries<any>(resolved.properties ?? {}).map(([name, schema]) => ({ name, schema: resolveRef(doc, schema) })) : null,
         security: security.includes("InternalApiKey") ? "machine" : security.includes("Bearer") ? "bearer" : "none",
         responses: Object.keys(op.responses ?? {}),
+        mediaTypes: Object.keys(op.requestBody?.content ?? {}),
         label: `${method.toUpperCase()} ${path}`,
       });
     }
