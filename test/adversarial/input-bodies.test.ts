@@ -298,5 +298,5 @@ describe("near-JSON", () => {
       }
     }
     // Five media types at every body operation, each with two table snapshots: it grows with the API.
-  }, 120_000);
+  }, 300_000);
 });
