@@ -107,7 +107,7 @@ describe.runIf(haveChromium || required)("hosted pages in Chromium", () => {
     const context = await browser.newContext({ viewport: VIEWPORTS[viewport], locale, serviceWorkers: "block" });
     await context.route("**/*", (route) => {
       const url = new URL(route.request().url());
-      if (url.origin === origin) return route.continue();
+      if (url.origin === origin || url.origin === localOrigin()) return route.continue();
       // The registered redirect URI of the test application: answer it here.
       if (url.origin === new URL(CALLBACK).origin) return route.fulfill({ status: 200, contentType: "text/html", body: "<!doctype html><title>callback</title><p>back at the application</p>" });
       problems.push(`request to another origin: ${url}`);
@@ -117,6 +117,8 @@ describe.runIf(haveChromium || required)("hosted pages in Chromium", () => {
     context.on("page", (page) => watch(page));
     return context;
   }
+  /** The Worker as http://localhost:<port>: an IP address cannot be a WebAuthn relying party id. */
+  const localOrigin = () => origin.replace("://127.0.0.1:", "://localhost:");
   let lastPage: Page | null = null;
   function watch(page: Page): void {
     lastPage = page;
@@ -471,6 +473,60 @@ describe.runIf(haveChromium || required)("hosted pages in Chromium", () => {
     await page.goto(`${origin}/magic-link?token=${token}`);
     await page.getByRole("button", { name: "Sign in" }).click();
     await page.getByText("This sign-in link is invalid, expired or already used.").waitFor();
+    await context.close();
+  });
+
+  it("adds a passkey on the account page, signs out, signs in with the passkey button (virtual authenticator)", { timeout: 120_000 }, async () => {
+    const base = localOrigin();
+    const email = await approvedUser("passkey");
+    const context = await newContext("desktop");
+    const page = await context.newPage();
+    const cdp = await context.newCDPSession(page);
+    await cdp.send("WebAuthn.enable", { enableUI: false });
+    const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
+      options: { protocol: "ctap2", transport: "internal", hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+    });
+    await page.goto(`${base}/login`);
+    expect(await page.getByLabel("Email address", { exact: true }).getAttribute("autocomplete")).toBe("username webauthn");
+    await check(page, "login-passkey", "desktop");
+    await page.getByLabel("Email address", { exact: true }).fill(email);
+    await page.getByLabel("Password", { exact: true }).fill(PASSWORD);
+    await page.getByRole("button", { name: "Sign in", exact: true }).click();
+    await page.getByRole("heading", { name: "Your account" }).waitFor();
+    await page.locator("#passkeys").getByText("No passkeys yet.").waitFor();
+    await page.locator("#passkey-add-form[data-ready]").waitFor({ state: "attached" });
+    await page.getByRole("button", { name: "Add a passkey" }).click();
+    await page.getByText("Passkey added.").waitFor();
+    expect(await page.locator("#passkeys li").count()).toBe(1);
+    expect((await cdp.send("WebAuthn.getCredentials", { authenticatorId })).credentials).toHaveLength(1);
+    await check(page, "account-passkeys", "desktop");
+    await page.setViewportSize(VIEWPORTS.phone);
+    await check(page, "account-passkeys", "phone");
+    // Signed out, the login page's conditional UI (the email field's autofill) offers the passkey;
+    // the virtual authenticator picks it at once: signed in again without a click.
+    await page.locator("header").getByRole("button", { name: "Sign out" }).click();
+    await page.getByRole("heading", { name: "Your account" }).waitFor();
+    expect(new URL(page.url()).pathname).toBe("/account");
+    // A browser without that autofill: the button.
+    await page.addInitScript({ content: "if (window.PublicKeyCredential) PublicKeyCredential.isConditionalMediationAvailable = async () => false;" });
+    await page.locator("header").getByRole("button", { name: "Sign out" }).click();
+    await expect.poll(() => new URL(page.url()).pathname).toBe("/login");
+    await check(page, "login-passkey", "phone");
+    await page.setViewportSize(VIEWPORTS.desktop);
+    await page.locator("#passkey-form[data-ready]").waitFor({ state: "attached" });
+    await page.getByRole("button", { name: "Sign in with a passkey" }).click();
+    await page.getByRole("heading", { name: "Your account" }).waitFor();
+    expect(new URL(page.url()).pathname).toBe("/account");
+    await expect.poll(async () => page.locator("#passkeys li").innerText()).toMatch(/Last used/);
+    // The page route refuses a forged or replayed response with a page, never a 500.
+    const csrf = await page.locator("#passkey-add-form input[name=_csrf]").inputValue();
+    const bad = await page.request.post(`${base}/login/passkey`, { form: { _csrf: csrf, challengeId: "x", response: "{}" }, headers: { Origin: base } });
+    expect(bad.status()).toBeGreaterThanOrEqual(400);
+    expect(bad.status()).toBeLessThan(500);
+    // Removing it (a fresh sign-in: no step-up asked) empties the list.
+    await page.locator("#passkeys li").getByRole("button", { name: /Remove the passkey/ }).click();
+    await page.getByText("Passkey removed.").waitFor();
+    expect(await page.locator("#passkeys li").count()).toBe(0);
     await context.close();
   });
 

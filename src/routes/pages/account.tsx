@@ -29,6 +29,13 @@ import { checkFields, hasProblems, noProblems, problemsFrom } from "../../pages/
 import type { MessageKey } from "../../pages/i18n";
 import { Alert, Field, Form, FormError, Layout } from "../../pages/layout";
 import { pageRouter } from "../../pages/router";
+import { CSRF_FIELD } from "../../pages/csrf";
+import { PASSKEY_ACCOUNT_JS_PATH } from "../../pages/passkey-login";
+import { listPasskeys, removeOwnPasskey, type PasskeyView } from "../../services/passkeys/manage";
+import { registrationOptions, verifyRegistration } from "../../services/passkeys/register";
+import { relyingParty } from "../../services/passkeys/relying-party";
+import { signInPolicy } from "../../services/applications/policy";
+import type { RegistrationResponseJSON } from "@simplewebauthn/server";
 import { clearPageSession, pageUser, type PageUser } from "../../pages/session";
 
 /** Confirmations an action may ask the account page to show (?notice=). */
@@ -37,6 +44,8 @@ const NOTICES: Record<string, MessageKey> = {
   resent: "account.resent",
   mfa_disabled: "account.mfa.disabled",
   device_forgotten: "account.devices.forgotten",
+  passkey_added: "account.passkeys.added",
+  passkey_removed: "account.passkeys.removed",
 };
 
 type Session = SessionView & { current: boolean };
@@ -48,6 +57,7 @@ export interface AccountData {
   emailVerified: boolean;
   mfa: { totp: boolean; remaining: number };
   devices: DeviceView[];
+  passkeys: PasskeyView[];
 }
 
 /** What the two-step section shows besides its state: a setup in progress, or the new recovery codes. */
@@ -97,7 +107,13 @@ export function AccountView({
     </Form>
   );
   return (
-    <Layout page={page} title={t("account.title")} wide nav={signOut}>
+    <Layout
+      page={page}
+      title={t("account.title")}
+      wide
+      nav={signOut}
+      head={signInPolicy(page.app).passkey ? <script type="module" src={PASSKEY_ACCOUNT_JS_PATH} nonce={page.nonce} /> : null}
+    >
       <h1>{t("account.heading")}</h1>
       {notice ? <Alert kind="ok">{notice}</Alert> : null}
       <Section id="profile" title={t("account.profile")}>
@@ -189,6 +205,52 @@ export function AccountView({
         )}
       </Section>
 
+      {signInPolicy(page.app).passkey ? (
+        <Section id="passkeys" title={t("account.passkeys")}>
+          {data.passkeys.length ? (
+            <ul class="list">
+              {data.passkeys.map((p) => {
+                const name = p.name ?? t("account.passkeys.unnamed");
+                return (
+                  <li data-passkey={p.id}>
+                    <div>
+                      <strong>{name}</strong> {p.backedUp ? <span class="badge ok">{t("account.passkeys.backedUp")}</span> : null}
+                      <br />
+                      <span class="muted">
+                        {t("account.passkeys.created", { date: fmt.dateTime(p.createdAt) })} ·{" "}
+                        {p.lastUsedAt ? t("account.passkeys.lastUsed", { date: fmt.dateTime(p.lastUsedAt) }) : t("account.passkeys.neverUsed")}
+                      </span>
+                    </div>
+                    <Form page={page} action={pageHref(page, `/account/passkeys/${p.id}/remove`)}>
+                      <button type="submit" class="danger" aria-label={t("account.passkeys.removeLabel", { name })}>
+                        {t("account.passkeys.remove")}
+                      </button>
+                    </Form>
+                  </li>
+                );
+              })}
+            </ul>
+          ) : (
+            <p class="muted">{t("account.passkeys.none")}</p>
+          )}
+          <form
+            method="post"
+            action={pageHref(page, "/account/passkeys")}
+            id="passkey-add-form"
+            aria-label={t("account.passkeys.add")}
+            data-options={pageHref(page, "/account/passkeys/options")}
+            data-failed={t("account.passkeys.failed")}
+          >
+            <input type="hidden" name={CSRF_FIELD} value={page.csrf} />
+            <input type="hidden" name="response" value="" />
+            <p id="passkey-add-status" class="alert error" role="alert" hidden />
+            <button type="button" id="passkey-add-button">
+              {t("account.passkeys.add")}
+            </button>
+          </form>
+        </Section>
+      ) : null}
+
       <Section id="devices" title={t("account.devices")}>
         {data.devices.length ? (
           <ul class="list">
@@ -272,13 +334,14 @@ export async function requireUser(c: Context<PageEnv>): Promise<PageUser | Respo
 
 export async function loadAccount(c: Context<PageEnv>, user: PageUser): Promise<AccountData> {
   const deps = c.get("deps");
-  const [me, sessions, mfa, devices] = await Promise.all([
+  const [me, sessions, mfa, devices, passkeys] = await Promise.all([
     currentUser(deps, user.principal),
     listSessions(deps, user.principal),
     recoveryCodesRemaining(deps, user.principal),
     devicesOf(deps, user.principal),
+    listPasskeys(deps, user.principal),
   ]);
-  return { user, me, sessions, emailVerified: emailVerifiedOf(user.principal), mfa, devices };
+  return { user, me, sessions, emailVerified: emailVerifiedOf(user.principal), mfa, devices, passkeys };
 }
 
 function emailVerifiedOf(principal: Principal): boolean {
@@ -377,6 +440,37 @@ export const accountRoutes = pageRouter()
     const id = c.req.param("id");
     if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) await forgetOwnDevice(c.get("deps"), user.principal, id, requestMeta(c));
     return c.redirect(pageHref(page, "/account", { notice: "device_forgotten" }) + "#devices", 303);
+  })
+  .post("/account/passkeys/options", ...pageMiddleware, async (c) => {
+    // For the page's script: registration options for the signed-in user.
+    const page = pageOf(c);
+    const user = await requireUser(c);
+    if (user instanceof Response) return user;
+    const rp = relyingParty(c.get("deps"), page.app, { url: c.req.url, origin: c.req.header("origin") });
+    const options = await registrationOptions(c.get("deps"), page.app, user.principal, rp);
+    return c.json({ data: { options } });
+  })
+  .post("/account/passkeys", ...pageMiddleware, async (c) => {
+    const page = pageOf(c);
+    const user = await requireUser(c);
+    if (user instanceof Response) return user;
+    let response: RegistrationResponseJSON;
+    try {
+      response = JSON.parse(page.form.response ?? "") as RegistrationResponseJSON;
+    } catch {
+      throw new AppError(400, "validation_failed", "The passkey response is not JSON");
+    }
+    if (typeof response !== "object" || response === null || typeof response.response !== "object") throw new AppError(400, "validation_failed", "The passkey response is malformed");
+    await verifyRegistration(c.get("deps"), page.app, user.principal, { response }, requestMeta(c));
+    return c.redirect(`/account?${carried(page, { notice: "passkey_added" })}`, 303);
+  })
+  .post("/account/passkeys/:id/remove", ...pageMiddleware, async (c) => {
+    const page = pageOf(c);
+    const user = await requireUser(c);
+    if (user instanceof Response) return user;
+    const id = c.req.param("id");
+    if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) await removeOwnPasskey(c.get("deps"), user.principal, id, requestMeta(c));
+    return c.redirect(`/account?${carried(page, { notice: "passkey_removed" })}`, 303);
   })
   .post("/account/sessions/revoke-all", ...pageMiddleware, async (c) => {
     const page = pageOf(c);

@@ -15,6 +15,11 @@ import { Alert, Field, Form, FormError, Layout } from "../../pages/layout";
 import { endPageSession } from "../../pages/session";
 import { pageRouter } from "../../pages/router";
 import { answerOutcome, deviceToken } from "./mfa";
+import { signInOptions, signInWithPasskey } from "../../services/passkeys/sign-in";
+import { relyingParty } from "../../services/passkeys/relying-party";
+import { PASSKEY_LOGIN_JS_PATH } from "../../pages/passkey-login";
+import { CSRF_FIELD } from "../../pages/csrf";
+import type { AuthenticationResponseJSON } from "@simplewebauthn/server";
 
 const PROVIDER_NAMES: Record<SocialProvider, string> = { google: "Google", github: "GitHub", microsoft: "Microsoft", apple: "Apple" };
 
@@ -35,8 +40,9 @@ interface LoginViewProps {
 export function LoginView({ page, social, email, problems = noProblems(), notice }: LoginViewProps) {
   const { t } = page;
   const policy = signInPolicy(page.app);
+  const head = policy.passkey ? <script type="module" src={PASSKEY_LOGIN_JS_PATH} nonce={page.nonce} /> : null;
   return (
-    <Layout page={page} title={t("login.title")}>
+    <Layout page={page} title={t("login.title")} head={head}>
       <div class="card">
         <h1>{t("login.heading", { brand: page.brand })}</h1>
         {notice ? <Alert kind="ok">{notice}</Alert> : null}
@@ -49,6 +55,28 @@ export function LoginView({ page, social, email, problems = noProblems(), notice
               {t("login.submit")}
             </button>
           </Form>
+        ) : null}
+        {policy.passkey ? (
+          <>
+            <div class="divider">{t("login.or")}</div>
+            <form
+              method="post"
+              action={pageHref(page, "/login/passkey")}
+              id="passkey-form"
+              aria-label={t("login.passkey.heading")}
+              data-options={pageHref(page, "/login/passkey/options")}
+              data-failed={t("login.passkey.failed")}
+              data-unsupported={t("login.passkey.unsupported")}
+            >
+              <input type="hidden" name={CSRF_FIELD} value={page.csrf} />
+              <input type="hidden" name="challengeId" value="" />
+              <input type="hidden" name="response" value="" />
+              <p id="passkey-status" class="alert error" role="alert" hidden />
+              <button type="button" id="passkey-button" class="secondary block">
+                {t("login.passkey.submit")}
+              </button>
+            </form>
+          </>
         ) : null}
         {policy.magicLink || policy.emailOtp ? (
           <>
@@ -141,6 +169,37 @@ export const loginRoutes = pageRouter()
       const retry = (err as { extra?: { headers?: Record<string, string> } }).extra?.headers?.["Retry-After"];
       if (retry) c.header("Retry-After", retry);
       return c.html(<LoginView page={page} social={social} email={email} problems={problems} />, status);
+    }
+    return answerOutcome(c, page, outcome);
+  })
+  .post("/login/passkey/options", ...pageMiddleware, async (c) => {
+    // For the page's script: a sign-in challenge (discoverable credentials; the email field's autofill).
+    const page = pageOf(c);
+    const rp = relyingParty(c.get("deps"), page.app, { url: c.req.url, origin: c.req.header("origin") });
+    const result = await signInOptions(c.get("deps"), page.app, rp, undefined);
+    return c.json({ data: { options: result.options, challengeId: result.challengeId } });
+  })
+  .post("/login/passkey", ...pageMiddleware, async (c) => {
+    const page = pageOf(c);
+    const social = socialProviders(c, page);
+    const failed = (status: 400 | 401 | 403 | 429) => c.html(<LoginView page={page} social={social} problems={{ form: page.t("login.passkey.failed"), fields: {} }} />, status);
+    const challengeId = page.form.challengeId ?? "";
+    let response: AuthenticationResponseJSON;
+    try {
+      response = JSON.parse(page.form.response ?? "") as AuthenticationResponseJSON;
+    } catch {
+      return failed(400);
+    }
+    if (!challengeId || challengeId.length > 200 || typeof response !== "object" || response === null || typeof response.response !== "object") return failed(400);
+    let outcome;
+    try {
+      outcome = await signInWithPasskey(c.get("deps"), page.app, { challengeId, response, deviceToken: deviceToken(c) }, requestMeta(c));
+    } catch (err) {
+      const status = (err as { status?: number }).status;
+      if (typeof status !== "number" || status >= 500) throw err;
+      const retry = (err as { extra?: { headers?: Record<string, string> } }).extra?.headers?.["Retry-After"];
+      if (retry) c.header("Retry-After", retry);
+      return failed(status === 429 || status === 403 || status === 401 ? status : 400);
     }
     return answerOutcome(c, page, outcome);
   })
