@@ -40,16 +40,24 @@ export type SignInRead = Credentials & {
   /** Second factors (issue 10): the enabled TOTP, and whether the client's remembered-device token is live. */
   totp?: SignInTotp | null;
   deviceRemembered?: boolean;
+  /** The user has a passkey: a challenge offers it as a factor. */
+  hasPasskey?: boolean;
 };
 
 /** SQL: the enabled TOTP of the user `userId` as json, or null; whether `deviceTokenHash` is a live remembered device of theirs. */
 function secondFactorColumns(userId: SQL, deviceTokenHash: string | null | undefined, now: Date): SQL {
   return sql`(select json_build_object('ciphertext', t.secret_ciphertext, 'keyId', t.key_id) from mfa_totp t where t.user_id = ${userId} and t.enabled_at is not null) as totp,
-             ${deviceTokenHash ? sql`exists(select 1 from remembered_devices d where d.user_id = ${userId} and d.token_hash = ${deviceTokenHash} and d.expires_at > ${ts(now)})` : sql`false`} as "deviceRemembered"`;
+             ${deviceTokenHash ? sql`exists(select 1 from remembered_devices d where d.user_id = ${userId} and d.token_hash = ${deviceTokenHash} and d.expires_at > ${ts(now)})` : sql`false`} as "deviceRemembered",
+             exists(select 1 from passkeys pk where pk.user_id = ${userId}) as "hasPasskey"`;
 }
 
-function parseSecondFactors<T extends { totp?: unknown; deviceRemembered?: unknown }>(r: T): T {
-  return { ...r, totp: typeof r.totp === "string" ? JSON.parse(r.totp) : (r.totp ?? null), deviceRemembered: r.deviceRemembered === true || r.deviceRemembered === "t" };
+function parseSecondFactors<T extends { totp?: unknown; deviceRemembered?: unknown; hasPasskey?: unknown }>(r: T): T {
+  return {
+    ...r,
+    totp: typeof r.totp === "string" ? JSON.parse(r.totp) : (r.totp ?? null),
+    deviceRemembered: r.deviceRemembered === true || r.deviceRemembered === "t",
+    hasPasskey: r.hasPasskey === true || r.hasPasskey === "t",
+  };
 }
 
 /**

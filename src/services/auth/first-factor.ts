@@ -50,7 +50,7 @@ export async function completeFirstFactor(deps: Deps, application: CallingApplic
     const step = secondStep(application, user);
     if (step !== "none" && (input.expectTokenVersion === undefined || input.expectTokenVersion === null || input.expectTokenVersion === user.tokenVersion)) {
       const method = input.method ?? (typeof input.audit.metadata.method === "string" ? input.audit.metadata.method : "unknown");
-      return startSecondStep(deps, application, step, { id: user.id, email: user.email, tokenVersion: user.tokenVersion, totp: user.totp }, { amr: input.amr, method });
+      return startSecondStep(deps, application, step, { id: user.id, email: user.email, tokenVersion: user.tokenVersion, totp: user.totp, hasPasskey: user.hasPasskey }, { amr: input.amr, method });
     }
     // Active and approved, yet no session: the token version moved since the proof (a reset or logout-all).
     throw new AppError(401, "invalid_credentials", "The sign-in is no longer valid; start again");

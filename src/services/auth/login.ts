@@ -128,7 +128,7 @@ export async function login(
   const step = secondStep(application, user);
   if (step !== "none") {
     abandon("login.mfa_required", { reason: step === "challenge" ? "mfa_required" : "mfa_enrollment_required", applicationId: application.id });
-    return startSecondStep(deps, application, step, { id: user.id, email: user.email, tokenVersion: user.tokenVersion, totp: user.totp }, { amr: ["pwd"], method: "password" });
+    return startSecondStep(deps, application, step, { id: user.id, email: user.email, tokenVersion: user.tokenVersion, totp: user.totp, hasPasskey: user.hasPasskey }, { amr: ["pwd"], method: "password" });
   }
 
   const verifiedHash = user.passwordHash;

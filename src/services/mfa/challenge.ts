@@ -62,12 +62,13 @@ export async function startSecondStep(
   deps: Deps,
   application: CallingApplication,
   step: "challenge" | "enroll",
-  user: { id: string; email: string; tokenVersion: number; totp?: SignInTotp | null },
+  user: { id: string; email: string; tokenVersion: number; totp?: SignInTotp | null; hasPasskey?: boolean },
   first: { amr: string[]; method: string },
 ): Promise<SignInOutcome> {
   const now = deps.clock.now().getTime();
   const ttl = step === "challenge" ? MFA_CHALLENGE_TTL_SECONDS : MFA_ENROLLMENT_TTL_SECONDS;
-  const factors: MfaFactor[] = step === "challenge" ? ["totp", "recovery_code"] : [];
+  // A user with a passkey may answer with it (POST /auth/mfa/passkey/options, then factor "passkey").
+  const factors: MfaFactor[] = step === "challenge" ? ["totp", "recovery_code", ...(user.hasPasskey ? (["passkey"] as const) : [])] : [];
   const challenge: MfaChallenge = {
     purpose: step === "challenge" ? "verify" : "enroll",
     userId: user.id,

@@ -21,6 +21,15 @@ const verifyPasskey = (mfaToken: string, challengeId: string, response: unknown)
   call("/auth/mfa/verify", { json: { mfaToken, factor: "passkey", challengeId, response } });
 
 describe("passkey as the second factor", () => {
+  it("a challenge offers factor passkey to a user who has one (and not to one who has none)", async () => {
+    const { m } = await mfaUserWithPasskey();
+    const withPasskey = await json(await call("/auth/login", { json: { email: m.email, password: m.password }, headers: { "cf-connecting-ip": "198.51.100.77" } }));
+    expect(withPasskey.data.factors).toEqual(["totp", "recovery_code", "passkey"]);
+    const plain = await createMfaUser();
+    const without = await json(await call("/auth/login", { json: { email: plain.email, password: plain.password }, headers: { "cf-connecting-ip": "198.51.100.78" } }));
+    expect(without.data.factors).toEqual(["totp", "recovery_code"]);
+  });
+
   it("password, then the passkey: tokens with amr pwd + hwk + mfa; the MFA challenge is then used up", async () => {
     const { m, auth, passkey } = await mfaUserWithPasskey(false);
     const mfaToken = await challenge(m);
