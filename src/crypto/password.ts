@@ -93,3 +93,13 @@ export function needsRehash(phc: string, current: Argon2Params): boolean {
   const p = parsed.params;
   return p.memoryKiB !== current.memoryKiB || p.iterations !== current.iterations || p.parallelism !== current.parallelism || p.hashLength !== current.hashLength;
 }
+
+/**
+ * SHA-256 (hex) of a stored password hash: what a second step keeps of the password its first
+ * factor verified, compared in SQL (encode(sha256(convert_to(password_hash, 'UTF8')), 'hex')) so
+ * a password change in between refuses the sign-in. The hash itself never leaves Postgres.
+ */
+export async function passwordHashDigest(phc: string): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(phc)));
+  return [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
+}

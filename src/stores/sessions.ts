@@ -115,6 +115,8 @@ export async function startProvenSession(
     now: Date;
     amr: string[];
     expectTokenVersion?: number | null;
+    /** SHA-256 (hex) of the password hash a first factor verified: the session starts only while that hash is still stored. */
+    expectPasswordDigest?: string | null;
     ip: string | null;
     userAgent: string | null;
     audit: { type: string; metadata: Record<string, unknown> };
@@ -147,6 +149,8 @@ export async function startProvenSession(
           from found
           where found.is_active and found.approval_status = 'APPROVED'
             and (${s.expectTokenVersion ?? null}::int is null or found.token_version = ${s.expectTokenVersion ?? null}::int)
+            and (${s.expectPasswordDigest ?? null}::text is null
+                 or encode(sha256(convert_to(coalesce(found.password_hash, ''), 'UTF8')), 'hex') = ${s.expectPasswordDigest ?? null}::text)
             and not ${needsSecondFactor}
           returning id
         ), touched as (

@@ -15,6 +15,7 @@ import { hashPassword, type Argon2Params } from "../../src/crypto/password";
 import { call, callWithEnv, json } from "../helpers/http";
 import { settle, setFault, waitForEndpoint, type Fault } from "../helpers/stack";
 import { bearer, createUser, deps, login, type TestUser } from "../helpers/users";
+import { challenge, code, createMfaUser, mfaLogin, stepNow, verify } from "../routes/mfa/support";
 
 const NEW_PASSWORD = "Copper-Lantern-72-ridge";
 /** How long the sign-in's write is held: long enough for a sign-in and a password change elsewhere. */
@@ -169,5 +170,22 @@ describe("a sign-in racing a password change", () => {
     } finally {
       await setFault("sql", { mode: "none" });
     }
+  });
+
+  it("a second step begun with the old password completes nothing after the password changed (TOTP verify)", async () => {
+    const user = await createMfaUser({ password: "Old-Password-for-race-4" });
+    const held = await challenge(user, nextIp());
+    // Elsewhere: the same user signs in fully (within 5 minutes: no step-up) and changes the password.
+    const changer = await mfaLogin(user);
+    const changed = await call("/auth/change-password", { json: { currentPassword: user.password, newPassword: NEW_PASSWORD }, headers: bearer(changer.accessToken) });
+    expect(changed.status, await changed.clone().text()).toBe(200);
+    const before = (await userState(user.id)).liveSessions;
+    const res = await verify(held, "totp", await code(user.secret, stepNow() + 1));
+    expect(res.status).toBe(401);
+    expect((await json(res)).error.code).toBe("invalid_credentials");
+    expect((await userState(user.id)).liveSessions).toEqual(before);
+    // Control: a second step begun with the new password completes.
+    const fresh = await challenge({ email: user.email, password: NEW_PASSWORD }, nextIp());
+    expect((await verify(fresh, "recovery_code", user.recoveryCodes[0])).status).toBe(200);
   });
 });

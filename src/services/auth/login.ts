@@ -128,23 +128,24 @@ export async function login(
   const step = secondStep(application, user);
   if (step !== "none") {
     abandon("login.mfa_required", { reason: step === "challenge" ? "mfa_required" : "mfa_enrollment_required", applicationId: application.id });
-    return startSecondStep(deps, application, step, { id: user.id, email: user.email, tokenVersion: user.tokenVersion, totp: user.totp, hasPasskey: user.hasPasskey }, { amr: ["pwd"], method: "password" });
+    return startSecondStep(deps, application, step, { id: user.id, email: user.email, tokenVersion: user.tokenVersion, totp: user.totp, hasPasskey: user.hasPasskey }, { amr: ["pwd"], method: "password", passwordHash: user.passwordHash });
   }
 
   const verifiedHash = user.passwordHash;
-  const rehashed = needsRehash(verifiedHash, config.argon2) ? await hashPassword(input.password, config.argon2) : null;
   const tokens = await issueTokens(
     deps,
     { userId: user.id, email: user.email, globalRole: user.globalRole, tokenVersion: user.tokenVersion, emailVerified: user.emailVerified },
     { sessionId, refreshSecret, expiresAt, proof: { amr: ["pwd"], authTime: now } },
     application,
   );
-  deps.defer(() =>
+  // The re-hash (new Argon2id parameters) runs after the answer: a sign-in of an account with old
+  // parameters answers as fast as any other, and its write is a compare-and-set on the verified hash.
+  deps.defer(async () =>
     finishSignIn(deps.db, {
       userId: user.id,
       sessionId,
       verifiedPasswordHash: verifiedHash,
-      rehashedPassword: rehashed,
+      rehashedPassword: needsRehash(verifiedHash, config.argon2) ? await hashPassword(input.password, config.argon2) : null,
       now,
       ip: meta.ip,
       userAgent: meta.userAgent,

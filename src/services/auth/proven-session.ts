@@ -17,6 +17,8 @@ export interface ProvenSessionInput {
   audit: { type: string; metadata: Record<string, unknown> };
   /** The token version the proof was made against: a reset or logout-all since then refuses it. */
   expectTokenVersion?: number | null;
+  /** A password first factor's digest of the hash it verified (passwordHashDigest): a password change since then refuses it. */
+  expectPasswordDigest?: string | null;
 }
 
 export async function startSessionForProvenUser(
@@ -38,6 +40,7 @@ export async function startSessionForProvenUser(
     now,
     amr: input.amr,
     expectTokenVersion: input.expectTokenVersion,
+    expectPasswordDigest: input.expectPasswordDigest,
     ip: meta.ip,
     userAgent: meta.userAgent,
     audit: input.audit,
@@ -45,7 +48,8 @@ export async function startSessionForProvenUser(
   if (!user) throw new AppError(401, "invalid_credentials", "This account cannot sign in");
   const blocked = accountBlock(user);
   if (blocked) throw blocked;
-  // Active and approved, yet no session: the token version moved since the proof (a reset or logout-all).
+  // Active and approved, yet no session: the token version moved since the proof (a reset or
+  // logout-all), or the password the first factor verified has been changed since.
   if (!user.sessionStarted) throw new AppError(401, "invalid_credentials", "The sign-in is no longer valid; start again");
   const tokens = await issueTokens(
     deps,

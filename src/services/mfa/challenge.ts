@@ -10,6 +10,7 @@
 // the account's failed-sign-in count after the response.
 import { consumeArtefact, newArtefactSecret, putArtefact } from "../../cache/artefacts";
 import { matchTotp } from "../../crypto/totp";
+import { passwordHashDigest } from "../../crypto/password";
 import { randomSecret, sha256 } from "../../crypto/random";
 import type { Deps } from "../../deps";
 import { recordAudit } from "../../stores/audit";
@@ -37,6 +38,11 @@ export interface MfaChallenge {
   /** The first factor, for audit (e.g. "password", "magic_link"). */
   method: string;
   tokenVersion: number;
+  /**
+   * A password sign-in's proof: the SHA-256 (hex) of the password hash it verified. A password
+   * change before the second step completes refuses the completion (issue 16).
+   */
+  passwordDigest?: string | null;
   totp: SignInTotp | null;
   factors: MfaFactor[];
   /** Wrong codes so far (dead at MFA_MAX_ATTEMPTS). */
@@ -63,7 +69,7 @@ export async function startSecondStep(
   application: CallingApplication,
   step: "challenge" | "enroll",
   user: { id: string; email: string; tokenVersion: number; totp?: SignInTotp | null; hasPasskey?: boolean },
-  first: { amr: string[]; method: string },
+  first: { amr: string[]; method: string; passwordHash?: string | null },
 ): Promise<SignInOutcome> {
   const now = deps.clock.now().getTime();
   const ttl = step === "challenge" ? MFA_CHALLENGE_TTL_SECONDS : MFA_ENROLLMENT_TTL_SECONDS;
@@ -77,6 +83,7 @@ export async function startSecondStep(
     amr: first.amr,
     method: first.method,
     tokenVersion: user.tokenVersion,
+    passwordDigest: first.passwordHash ? await passwordHashDigest(first.passwordHash) : null,
     totp: user.totp ?? null,
     factors,
     attempts: 0,
@@ -171,6 +178,7 @@ export async function completeMfaChallenge(
       userId: challenge.userId,
       amr,
       expectTokenVersion: challenge.tokenVersion,
+      expectPasswordDigest: challenge.passwordDigest ?? null,
       audit: { type: "mfa.challenge.success", metadata: { factor: proof.factor, method: challenge.method, ...(proof.deviceId ? { rememberedDeviceId: proof.deviceId } : {}) } },
     },
     meta,

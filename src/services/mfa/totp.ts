@@ -75,6 +75,7 @@ export async function enableTotpFactor(deps: Deps, actor: MfaActor, code: string
       userId: challenge.userId,
       amr: [...new Set([...challenge.amr, "otp", "mfa"])],
       expectTokenVersion: challenge.tokenVersion,
+      expectPasswordDigest: challenge.passwordDigest ?? null,
       audit: { type: "mfa.challenge.success", metadata: { factor: "totp", method: challenge.method, enrolled: true } },
     },
     meta,
