@@ -336,7 +336,7 @@ const acceptRoute = createRoute({
   middleware: [bearer] as const,
   summary: "Accept an invitation with its emailed token; the caller joins with the invited roles",
   description:
-    "The signed-in account's email must equal the invited address (case-insensitive; a verified email will be required once email verification exists). Single use: of concurrent accepts one succeeds. Audited as organization.invitation_accepted.",
+    "The signed-in account's email must equal the invited address (case-insensitive). The emailed token proves control of that address, so accepting also marks the account's email verified. Single use: of concurrent accepts one succeeds. Audited as organization.invitation_accepted.",
   request: { body: jsonBody(TokenBody) },
   responses: { 200: jsonContent(envelope(Accepted), "Accepted"), ...respondErrors },
 });

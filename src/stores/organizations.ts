@@ -641,6 +641,9 @@ export async function consumeInvitation(
           select c.organization_id, ${u}, c.roles, 'active', ${ts(now)}, ${ts(now)} from consumed c
           on conflict (organization_id, user_id) do update
             set roles = (select jsonb_agg(distinct x) from jsonb_array_elements(m.roles || excluded.roles) x), status = 'active', updated_at = excluded.updated_at
+        ), verified as (
+          update users set email_verified = true, email_verified_at = coalesce(email_verified_at, ${ts(now)})
+          where id = ${u} and not email_verified and exists(select 1 from consumed)
         )`
     : sql``;
   const [r] = await rows<Record<string, unknown>>(

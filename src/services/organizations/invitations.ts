@@ -2,9 +2,10 @@
 // stored only as its SHA-256; it lives 7 days and is consumed once, by a conditional UPDATE ...
 // RETURNING (of N concurrent accepts exactly one wins). One pending invitation per address and
 // organization. Accepting requires a Bearer session whose account email equals the invited address
-// (compared case-insensitively; users have no verified-email flag yet: once email verification
-// exists, a verified email will be required). Someone without an account signs up from the link
-// with that address, then accepts.
+// (compared case-insensitively). The token reached that mailbox only, so holding it proves control
+// of the address: an account whose email was not verified yet may accept, and accepting marks the
+// email verified (in the same statement). Someone without an account signs up from the link with
+// that address, then accepts.
 import { randomSecret, sha256 } from "../../crypto/random";
 import type { Deps } from "../../deps";
 import { AppError, errors } from "../../http/errors";

@@ -19,6 +19,11 @@ async function membersOf(orgId: string): Promise<Record<string, string[]>> {
   return Object.fromEntries((r.rows as any[]).map((x) => [x.id, typeof x.roles === "string" ? JSON.parse(x.roles) : x.roles]));
 }
 
+async function emailVerified(userId: string): Promise<boolean> {
+  const r = await deps().db.execute(sql`select email_verified from users where id = ${userId}::uuid`);
+  return (r.rows[0] as { email_verified: boolean }).email_verified;
+}
+
 describe("invitations", () => {
   it("emails a link with a 256-bit token stored only as its hash, valid 7 days; the invitee accepts and joins with the roles", async () => {
     const owner = await member();
@@ -33,12 +38,15 @@ describe("invitations", () => {
     const stored = await deps().db.execute(sql`select token_hash from organization_invitations where id = ${invitation.id}::uuid`);
     expect((stored.rows[0] as any).token_hash).toBe(await sha256(token));
 
-    // Someone without an account signs up with that address (here: the account exists), then accepts.
+    // Someone without an account signs up with that address (here: the account exists, its email not verified), then accepts.
     const invitee = await member({ email: email.toUpperCase() });
+    expect(await emailVerified(invitee.user.id)).toBe(false);
     const res = await accept(token, invitee.headers);
     expect(res.status).toBe(200);
     expect((await json(res)).data).toMatchObject({ organization: { id: org.id, name: "Acme Widgets" }, roles: ["viewer"], status: "accepted" });
     expect((await membersOf(org.id))[invitee.user.id]).toEqual(["viewer"]);
+    // The token reached that mailbox only: accepting with it proves the address.
+    expect(await emailVerified(invitee.user.id)).toBe(true);
     const listed = await json(await call(`/auth/organizations/${org.id}/invitations`, { headers: owner.headers }));
     expect(listed.data.invitations[0]).toMatchObject({ id: invitation.id, status: "accepted" });
     expect((await auditEvents("organization.invitation_accepted")).filter((e) => e.metadata.invitationId === invitation.id)).toMatchObject([
@@ -136,6 +144,8 @@ describe("invitations", () => {
     expect((await json(res)).data.status).toBe("declined");
     expect((await accept(token, invitee.headers)).status).toBe(409);
     expect(Object.keys(await membersOf(org.id))).toEqual([owner.user.id]);
+    expect(await emailVerified(invitee.user.id)).toBe(false);
+    expect((await auditEvents("organization.invitation_declined")).filter((e) => e.metadata.organizationId === org.id)).toMatchObject([{ actorUserId: invitee.user.id }]);
   });
 
   it("accepting adds the invited roles to an existing membership", async () => {
