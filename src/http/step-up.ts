@@ -3,7 +3,7 @@
 // has a second factor; 403 step_up_required otherwise. Staff via Cloudflare Access (or any caller
 // without a user session) pass: they are not users with factors here. Document 403 on the route.
 import type { MiddlewareHandler } from "hono";
-import { requireStepUp } from "../services/mfa/step-up";
+import { requireStepUp, staffStepUpSubject } from "../services/mfa/step-up";
 import type { AppEnv } from "./middleware";
 
 export const STEP_UP_HEADER = "x-step-up-token";
@@ -14,7 +14,7 @@ export const stepUp: MiddlewareHandler<AppEnv> = async (c, next) => {
   const principal = c.get("principal");
   const staff = c.get("staff");
   if (principal) await requireStepUp(deps, principal, token);
-  else if (staff && staff.via === "bearer" && staff.sessionId) await requireStepUp(deps, { userId: staff.userId, sessionId: staff.sessionId }, token);
+  else if (staff) await requireStepUp(deps, staffStepUpSubject(staff), token);
   await next();
 };
 

@@ -28,6 +28,8 @@ export interface PageContext {
   clientId: string | null;
   /** ?redirect_uri=, checked to be one of the application's registered URIs. */
   redirectUri: string | null;
+  /** ?next=: a page of this site to show after signing in (safeNext's allowlist), else null. */
+  next: string | null;
   /** This browser's CSRF token, for the hidden field of every form. */
   csrf: string;
   /** The request path. */
@@ -41,13 +43,14 @@ export interface PageContext {
 /** The env of page routers: AppEnv plus the page context (optional in the type so a page Context is an AppEnv Context). */
 export type PageEnv = { Bindings: AppEnv["Bindings"]; Variables: AppEnv["Variables"] & { page?: PageContext } };
 
-/** The query parameters a page passes on to its links and forms: client_id, redirect_uri, locale. */
+/** The query parameters a page passes on to its links and forms: client_id, redirect_uri, locale, next. */
 export function carried(page: PageContext, extra: Record<string, string | null | undefined> = {}): string {
   const q = new URLSearchParams();
   if (page.clientId) q.set("client_id", page.clientId);
   if (page.redirectUri) q.set("redirect_uri", page.redirectUri);
   const asked = page.locale;
   q.set("locale", asked);
+  if (page.next) q.set("next", page.next);
   for (const [k, v] of Object.entries(extra)) if (v !== null && v !== undefined) q.set(k, v);
   return q.toString();
 }
@@ -55,6 +58,38 @@ export function carried(page: PageContext, extra: Record<string, string | null |
 /** A path with the carried parameters. */
 export function pageHref(page: PageContext, path: string, extra: Record<string, string | null | undefined> = {}): string {
   return `${path}?${carried(page, extra)}`;
+}
+
+const NEXT_BASE = "https://next.invalid";
+
+/**
+ * ?next= when it is a page of this site that may follow a sign-in: `/invitations/accept?...`, or
+ * `/account` and below. Never `//`, a backslash, a scheme, spaces or control characters, dot
+ * segments or anything that resolves elsewhere; otherwise null (the default: /account).
+ */
+export function safeNext(value: string | null | undefined): string | null {
+  if (!value || value.length > 1024) return null;
+  if (!/^\/[\x21-\x7e]*$/.test(value) || value.includes("//") || value.includes("\\")) return null;
+  if (!value.startsWith("/invitations/accept?") && !/^\/account(?:[/?#]|$)/.test(value)) return null;
+  let url: URL;
+  try {
+    url = new URL(value, NEXT_BASE);
+  } catch {
+    return null;
+  }
+  if (url.origin !== NEXT_BASE) return null;
+  const path = url.pathname;
+  return path === "/invitations/accept" || path === "/account" || path.startsWith("/account/") ? value : null;
+}
+
+/** Where a completed sign-in without redirect_uri goes: page.next (with client_id and locale), else /account. */
+export function afterSignInHref(page: PageContext): string {
+  if (!page.next) return pageHref(page, "/account");
+  const url = new URL(page.next, NEXT_BASE);
+  for (const [k, v] of new URLSearchParams(carried({ ...page, redirectUri: null, next: null }))) {
+    if (!url.searchParams.has(k)) url.searchParams.set(k, v);
+  }
+  return url.pathname + url.search + url.hash;
 }
 
 function firstQuery(c: Context, ...names: string[]): string | undefined {
@@ -77,7 +112,7 @@ const setup: MiddlewareHandler<PageEnv> = async (c, next) => {
   const t = translator(locale);
   const fmt = formatters(locale);
   const clientId = firstQuery(c, "client_id") ?? null;
-  const partial = { nonce, locale, t, fmt, brandCss: null, logoUrl: null, clientId: null, redirectUri: null, csrf: "", path: c.req.path, form: {}, passwordMinLength: deps.config.passwordMinLength };
+  const partial = { nonce, locale, t, fmt, brandCss: null, logoUrl: null, clientId: null, redirectUri: null, next: null, csrf: "", path: c.req.path, form: {}, passwordMinLength: deps.config.passwordMinLength };
   // Until the application is known, an error page is shown with the platform's look.
   const platform = platformApplication(deps);
   c.set("page", { ...partial, app: platform, brand: brandName(platform, deps.config) });
@@ -93,6 +128,7 @@ const setup: MiddlewareHandler<PageEnv> = async (c, next) => {
     brandCss: brandCss(branding.primaryColor),
     clientId,
     redirectUri: null,
+    next: safeNext(firstQuery(c, "next")),
     csrf: await csrfToken(c),
   };
   c.set("page", page);

@@ -20,9 +20,11 @@ export interface LayoutProps {
   nav?: Child;
   /** Extra <head> elements (e.g. the continue page's refresh). */
   head?: Child;
+  /** This page's own query parameters the language links keep (e.g. an emailed token). */
+  query?: Record<string, string>;
 }
 
-export const Layout: FC<PropsWithChildren<LayoutProps>> = ({ page, title, wide, scripts, nav, head, children }) => {
+export const Layout: FC<PropsWithChildren<LayoutProps>> = ({ page, title, wide, scripts, nav, head, query, children }) => {
   const { t } = page;
   return (
     <>
@@ -51,7 +53,7 @@ export const Layout: FC<PropsWithChildren<LayoutProps>> = ({ page, title, wide, 
           <nav class="langs" aria-label={t("lang.label")}>
             {nav}
             {LOCALES.filter((l) => l !== page.locale).map((l) => (
-              <a href={`${page.path}?${carried({ ...page, locale: l })}`} hreflang={l} lang={l}>
+              <a href={`${page.path}?${carried({ ...page, locale: l }, query)}`} hreflang={l} lang={l}>
                 {translator(l)("lang.name")}
               </a>
             ))}

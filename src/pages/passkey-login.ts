@@ -89,6 +89,7 @@ if (form && button) {
       const body = new URLSearchParams(new FormData(form));
       body.delete("response");
       const res = await fetch(form.dataset.options, { method: "POST", body, credentials: "same-origin", headers: { Accept: "application/json" } });
+      if (res.status === 403 && form.dataset.stepUp) { location.assign(form.dataset.stepUp); return; }
       if (!res.ok) throw new Error("options " + res.status);
       const data = (await res.json()).data;
       const response = await createPasskey(data.options);

@@ -10,6 +10,7 @@ import { messageKeyFor } from "./errors";
 import { chooseLocale, formatters, translator } from "./i18n";
 import { ErrorPage } from "./layout";
 import { clearPageSession } from "./session";
+import { backFor, stepUpHref } from "./step-up";
 import { brandName } from "../services/applications/policy";
 import { platformApplication } from "../services/applications/resolve";
 
@@ -34,6 +35,10 @@ export function renderPageError(err: unknown, c: Context<PageEnv>): Response | P
     clearPageSession(c);
     return c.redirect(`/login?${carried(page)}`, 303);
   }
+  if (page && appError.code === "step_up_required") {
+    // A sensitive action needs a recent proof: ask for it, then come back to the page it came from.
+    return c.redirect(stepUpHref(page, backFor(c, page)), 303);
+  }
   if (!page) {
     const locale = chooseLocale(c);
     let nonce = "";
@@ -44,7 +49,7 @@ export function renderPageError(err: unknown, c: Context<PageEnv>): Response | P
     }
     const deps = c.get("deps");
     const app = platformApplication(deps);
-    page = { nonce, locale, t: translator(locale), fmt: formatters(locale), app, brand: brandName(app, deps.config), logoUrl: null, brandCss: null, clientId: null, redirectUri: null, csrf: "", path: c.req.path, form: {}, passwordMinLength: deps.config.passwordMinLength };
+    page = { nonce, locale, t: translator(locale), fmt: formatters(locale), app, brand: brandName(app, deps.config), logoUrl: null, brandCss: null, clientId: null, redirectUri: null, next: null, csrf: "", path: c.req.path, form: {}, passwordMinLength: deps.config.passwordMinLength };
   }
   c.header("Cache-Control", "no-store");
   for (const [k, v] of Object.entries(appError.extra.headers ?? {})) c.header(k, v);

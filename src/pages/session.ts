@@ -16,8 +16,11 @@ import { resolveApplicationById, type CallingApplication } from "../services/app
 
 export const SESSION_COOKIE = "pages_session";
 export const ACCESS_COOKIE = "pages_access";
+/** A step-up token of the pages' session (src/pages/step-up.ts). */
+export const STEP_UP_COOKIE = "pages_step_up";
 
-function cookieOptions(c: Context<AppEnv>) {
+/** The attributes of the pages' cookies: the whole site, HttpOnly, SameSite=Lax, Secure unless COOKIE_SECURE=false. */
+export function cookieOptions(c: Context<AppEnv>) {
   const { config } = c.get("deps");
   return { path: "/", httpOnly: true, secure: config.cookie.secure, sameSite: "Lax" as const };
 }
@@ -33,6 +36,7 @@ export function clearPageSession(c: Context<AppEnv>): void {
   const options = cookieOptions(c);
   deleteCookie(c, SESSION_COOKIE, options);
   deleteCookie(c, ACCESS_COOKIE, options);
+  if (getCookie(c, STEP_UP_COOKIE)) deleteCookie(c, STEP_UP_COOKIE, options);
 }
 
 function readSession(c: Context<AppEnv>): { applicationId: string; refreshToken: string } | null {

@@ -63,6 +63,10 @@ pre{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.
 .portal-nav{margin:0 0 .75rem;font-weight:600}
 .portal-nav a[aria-current=page]{color:var(--text);text-decoration-thickness:3px}
 .actions{margin:0;align-items:center}
+li .actions{display:flex;flex-wrap:wrap;gap:.5rem;align-items:flex-end}
+form.rename{display:flex;flex-wrap:wrap;gap:.5rem;align-items:flex-end}
+form.rename .field{margin:0}
+dd form.inline{display:inline-block;margin:.25rem 0 0 .5rem}
 .portal-who{align-items:center;margin:0 0 1.25rem}
 .portal-who p{margin:0}
 .visually-hidden{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}

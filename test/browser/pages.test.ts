@@ -7,7 +7,8 @@
 // Flows: sign up -> verify the email from the development outbox -> staff approval through the
 // internal API -> sign in with password; reset a password; sign out a session from the account page;
 // sign in through an application with a registered redirect URI (one-time code, exchanged once);
-// TOTP set up on the account page and sign-in with password + TOTP (codes computed here). Refused:
+// TOTP set up on the account page and sign-in with password + TOTP (codes computed here); an
+// organization invitation opened from its email, signed in through ?next= and accepted. Refused:
 // a wrong CSRF token, a foreign Origin, an unregistered redirect URI.
 //
 // Without /usr/bin/chromium (or CHROMIUM_PATH) the test is skipped and says why; with
@@ -527,6 +528,54 @@ describe.runIf(haveChromium || required)("hosted pages in Chromium", () => {
     await page.locator("#passkeys li").getByRole("button", { name: /Remove the passkey/ }).click();
     await page.getByText("Passkey removed.").waitFor();
     expect(await page.locator("#passkeys li").count()).toBe(0);
+    await context.close();
+  });
+
+  it("accepts an organization invitation from the emailed link: sign in, back to the invitation, accept", { timeout: 120_000 }, async () => {
+    const bearerOf = async (email: string) => {
+      const res = await fetch(`${origin}/auth/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ email, password: PASSWORD }) });
+      expect(res.status).toBe(200);
+      return { authorization: `Bearer ${((await res.json()) as { data: { accessToken: string } }).data.accessToken}` };
+    };
+    // An owner's organization and an invitation through the JSON API.
+    const owner = await bearerOf(await approvedUser("inv-owner"));
+    const org = await api("POST", "/auth/organizations", { name: "Northwind Traders", slug: `northwind-${Date.now().toString(36)}` }, owner);
+    expect(org.status, JSON.stringify(org.json)).toBe(201);
+    const email = await approvedUser("invitee");
+    const invited = await api("POST", `/auth/organizations/${org.json.data.id}/invitations`, { email, roles: ["member"] }, owner);
+    expect(invited.status, JSON.stringify(invited.json)).toBe(201);
+    // The emailed link points at the hosted page (on FRONTEND_URL; here the Worker serves it).
+    const link = new URL(/https?:\/\/\S+/.exec((await mail(email, "organization_invitation")).text)![0]);
+    expect(link.pathname).toBe("/invitations/accept");
+    expect(link.searchParams.get("token")).toMatch(/^[A-Za-z0-9_-]{43}$/);
+
+    const context = await newContext("desktop");
+    const page = await context.newPage();
+    const both = async (name: string) => {
+      await check(page, name, "desktop");
+      await page.setViewportSize(VIEWPORTS.phone);
+      await check(page, name, "phone");
+      await page.setViewportSize(VIEWPORTS.desktop);
+    };
+    await page.goto(`${origin}${link.pathname}${link.search}`);
+    await page.getByRole("heading", { name: "You are invited" }).waitFor();
+    await both("invitation");
+    await page.getByRole("link", { name: "Sign in to accept" }).click();
+    await expect.poll(() => new URL(page.url()).pathname).toBe("/login");
+    await page.getByLabel("Email address", { exact: true }).fill(email);
+    await page.getByLabel("Password", { exact: true }).fill(PASSWORD);
+    await page.getByRole("button", { name: "Sign in", exact: true }).click();
+    // Back on the invitation, signed in; opening it consumed nothing.
+    await expect.poll(() => new URL(page.url()).pathname).toBe("/invitations/accept");
+    await page.getByText(`Signed in as ${email}`).waitFor();
+    await both("invitation-signed-in");
+    await page.getByRole("button", { name: "Accept", exact: true }).click();
+    await page.getByText("You joined Northwind Traders. Your roles: member.").waitFor();
+    await both("invitation-accepted");
+    const mine = await api("GET", "/auth/organizations", undefined, await bearerOf(email));
+    expect(mine.json.data.organizations.find((o: { id: string }) => o.id === org.json.data.id)?.roles).toEqual(["member"]);
+    await page.getByRole("link", { name: "See your organizations" }).click();
+    await page.locator("#organizations").getByText("Northwind Traders").waitFor();
     await context.close();
   });
 

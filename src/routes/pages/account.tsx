@@ -31,12 +31,18 @@ import { Alert, Field, Form, FormError, Layout } from "../../pages/layout";
 import { pageRouter } from "../../pages/router";
 import { CSRF_FIELD } from "../../pages/csrf";
 import { PASSKEY_ACCOUNT_JS_PATH } from "../../pages/passkey-login";
-import { listPasskeys, removeOwnPasskey, type PasskeyView } from "../../services/passkeys/manage";
+import { listPasskeys, removeOwnPasskey, renameOwnPasskey, type PasskeyView } from "../../services/passkeys/manage";
+import { listMyIdentities, unlinkMyIdentity } from "../../services/social/identities";
+import { startLink } from "../../services/social/sign-in";
+import { SOCIAL_PROVIDERS, type SocialProvider } from "../../services/applications/fields";
+import type { IdentityView } from "../../stores/identities";
+import { requirePageStepUp, stepUpHref } from "../../pages/step-up";
 import { registrationOptions, verifyRegistration } from "../../services/passkeys/register";
 import { relyingParty } from "../../services/passkeys/relying-party";
 import { signInPolicy } from "../../services/applications/policy";
 import type { RegistrationResponseJSON } from "@simplewebauthn/server";
 import { clearPageSession, pageUser, type PageUser } from "../../pages/session";
+import { leaveTo } from "../../pages/flow";
 
 /** Confirmations an action may ask the account page to show (?notice=). */
 const NOTICES: Record<string, MessageKey> = {
@@ -46,7 +52,17 @@ const NOTICES: Record<string, MessageKey> = {
   device_forgotten: "account.devices.forgotten",
   passkey_added: "account.passkeys.added",
   passkey_removed: "account.passkeys.removed",
+  passkey_renamed: "account.passkeys.renamed",
+  identity_unlinked: "account.identities.unlinked",
+  stepped_up: "stepUp.done",
 };
+
+export const PROVIDER_NAMES: Record<SocialProvider, string> = { google: "Google", github: "GitHub", microsoft: "Microsoft", apple: "Apple" };
+
+/** The providers the account page offers to connect: in the application's policy and configured here. */
+export function linkableProviders(deps: Deps, page: PageContext): SocialProvider[] {
+  return signInPolicy(page.app).social.filter((p) => deps.config.social[p] !== undefined);
+}
 
 type Session = SessionView & { current: boolean };
 
@@ -58,6 +74,17 @@ export interface AccountData {
   mfa: { totp: boolean; remaining: number };
   devices: DeviceView[];
   passkeys: PasskeyView[];
+  identities: IdentityView[];
+  /** Providers that can be connected (configured and offered by the application). */
+  linkable: SocialProvider[];
+}
+
+/** A refusal shown in one section (its form's error), e.g. the last sign-in method, a bad passkey name. */
+export interface SectionProblem {
+  section: "identities" | "passkeys";
+  message: string;
+  /** The passkey whose rename failed. */
+  id?: string;
 }
 
 /** What the two-step section shows besides its state: a setup in progress, or the new recovery codes. */
@@ -90,12 +117,14 @@ export function AccountView({
   notice,
   passwordProblems = noProblems(),
   mfaPanel = {},
+  problem = null,
 }: {
   page: PageContext;
   data: AccountData;
   notice?: string | null;
   passwordProblems?: FormProblems;
   mfaPanel?: MfaPanel;
+  problem?: SectionProblem | null;
 }) {
   const { t, fmt } = page;
   const { me, sessions } = data;
@@ -126,16 +155,14 @@ export function AccountView({
             <span class={`badge ${data.emailVerified ? "ok" : "warn"}`} id="email-status">
               {data.emailVerified ? t("account.verified") : t("account.notVerified")}
             </span>
-          </dd>
-          {data.emailVerified ? null : (
-            <dd>
-              <Form page={page} action={pageHref(page, "/account/verify-email")} label={t("account.resend")}>
+            {data.emailVerified ? null : (
+              <Form page={page} action={pageHref(page, "/account/verify-email")} class="inline" label={t("account.resend")}>
                 <button type="submit" class="secondary">
                   {t("account.resend")}
                 </button>
               </Form>
-            </dd>
-          )}
+            )}
+          </dd>
           <dt>{t("account.role")}</dt>
           <dd>{me.globalRole}</dd>
           <dt>{t("account.memberSince")}</dt>
@@ -221,11 +248,26 @@ export function AccountView({
                         {p.lastUsedAt ? t("account.passkeys.lastUsed", { date: fmt.dateTime(p.lastUsedAt) }) : t("account.passkeys.neverUsed")}
                       </span>
                     </div>
-                    <Form page={page} action={pageHref(page, `/account/passkeys/${p.id}/remove`)}>
-                      <button type="submit" class="danger" aria-label={t("account.passkeys.removeLabel", { name })}>
-                        {t("account.passkeys.remove")}
-                      </button>
-                    </Form>
+                    <div class="actions">
+                      <Form page={page} action={pageHref(page, `/account/passkeys/${p.id}/rename`)} class="inline rename">
+                        <Field
+                          id={`passkey-name-${p.id}`}
+                          name="name"
+                          label={t("account.passkeys.name", { name })}
+                          value={p.name ?? ""}
+                          maxlength={100}
+                          error={problem?.section === "passkeys" && problem.id === p.id ? problem.message : null}
+                        />
+                        <button type="submit" class="secondary" aria-label={t("account.passkeys.renameLabel", { name })}>
+                          {t("account.passkeys.rename")}
+                        </button>
+                      </Form>
+                      <Form page={page} action={pageHref(page, `/account/passkeys/${p.id}/remove`)}>
+                        <button type="submit" class="danger" aria-label={t("account.passkeys.removeLabel", { name })}>
+                          {t("account.passkeys.remove")}
+                        </button>
+                      </Form>
+                    </div>
                   </li>
                 );
               })}
@@ -240,6 +282,7 @@ export function AccountView({
             aria-label={t("account.passkeys.add")}
             data-options={pageHref(page, "/account/passkeys/options")}
             data-failed={t("account.passkeys.failed")}
+            data-step-up={stepUpHref(page, "/account#passkeys")}
           >
             <input type="hidden" name={CSRF_FIELD} value={page.csrf} />
             <input type="hidden" name="response" value="" />
@@ -248,6 +291,52 @@ export function AccountView({
               {t("account.passkeys.add")}
             </button>
           </form>
+        </Section>
+      ) : null}
+
+      {data.identities.length || data.linkable.length ? (
+        <Section id="identities" title={t("account.identities")}>
+          {problem?.section === "identities" ? (
+            <Alert kind="error" id="identities-error">
+              {problem.message}
+            </Alert>
+          ) : null}
+          {data.identities.length ? (
+            <ul class="list">
+              {data.identities.map((i) => {
+                const provider = providerName(i.provider);
+                return (
+                  <li data-identity={i.id}>
+                    <div>
+                      <strong>{provider}</strong> {i.email ? <span>{i.email}</span> : null}
+                      <br />
+                      <span class="muted">{t("account.identities.linkedOn", { date: fmt.dateTime(i.createdAt) })}</span>
+                    </div>
+                    <Form page={page} action={pageHref(page, `/account/identities/${i.id}/unlink`)}>
+                      <button type="submit" class="secondary" aria-label={t("account.identities.unlinkLabel", { provider })}>
+                        {t("account.identities.unlink")}
+                      </button>
+                    </Form>
+                  </li>
+                );
+              })}
+            </ul>
+          ) : (
+            <p class="muted">{t("account.identities.none")}</p>
+          )}
+          {data.linkable.filter((p) => !data.identities.some((i) => i.provider === p)).length ? (
+            <div class="stack">
+              {data.linkable
+                .filter((p) => !data.identities.some((i) => i.provider === p))
+                .map((p) => (
+                  <Form page={page} action={pageHref(page, `/account/identities/${p}/link`)}>
+                    <button type="submit" class="secondary block">
+                      {t("account.identities.link", { provider: PROVIDER_NAMES[p] })}
+                    </button>
+                  </Form>
+                ))}
+            </div>
+          ) : null}
         </Section>
       ) : null}
 
@@ -334,15 +423,36 @@ export async function requireUser(c: Context<PageEnv>): Promise<PageUser | Respo
 
 export async function loadAccount(c: Context<PageEnv>, user: PageUser): Promise<AccountData> {
   const deps = c.get("deps");
-  const [me, sessions, mfa, devices, passkeys] = await Promise.all([
+  const [me, sessions, mfa, devices, passkeys, identities] = await Promise.all([
     currentUser(deps, user.principal),
     listSessions(deps, user.principal),
     recoveryCodesRemaining(deps, user.principal),
     devicesOf(deps, user.principal),
     listPasskeys(deps, user.principal),
+    listMyIdentities(deps, user.principal),
   ]);
-  return { user, me, sessions, emailVerified: emailVerifiedOf(user.principal), mfa, devices, passkeys };
+  return { user, me, sessions, emailVerified: emailVerifiedOf(user.principal), mfa, devices, passkeys, identities, linkable: linkableProviders(deps, pageOf(c)) };
 }
+
+function providerName(provider: string): string {
+  return (SOCIAL_PROVIDERS as readonly string[]).includes(provider) ? PROVIDER_NAMES[provider as SocialProvider] : provider;
+}
+
+/** The notice for ?notice=, or what a provider link that came back (?linked= / ?error=) says. */
+function noticeOf(c: Context<PageEnv>, page: PageContext): { notice: string | null; problem: SectionProblem | null } {
+  const linked = c.req.query("linked");
+  if (linked && (SOCIAL_PROVIDERS as readonly string[]).includes(linked)) return { notice: page.t("account.identities.linked", { provider: providerName(linked) }), problem: null };
+  const error = c.req.query("error");
+  if (error) {
+    const code = /^[a-z0-9_]{1,64}$/.test(error) ? error : "provider_error";
+    const message = code === "identity_in_use" ? page.t("account.identities.inUse") : page.t("account.identities.failed", { code });
+    return { notice: null, problem: { section: "identities", message } };
+  }
+  const key = NOTICES[c.req.query("notice") ?? ""];
+  return { notice: key ? page.t(key) : null, problem: null };
+}
+
+const isUuid = (id: string) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id);
 
 function emailVerifiedOf(principal: Principal): boolean {
   return (principal.claims as unknown as Record<string, unknown>).email_verified === true;
@@ -353,14 +463,16 @@ export const accountRoutes = pageRouter()
     const page = pageOf(c);
     const user = await requireUser(c);
     if (user instanceof Response) return user;
-    const key = NOTICES[c.req.query("notice") ?? ""];
-    return c.html(<AccountView page={page} data={await loadAccount(c, user)} notice={key ? page.t(key) : null} />);
+    const { notice, problem } = noticeOf(c, page);
+    return c.html(<AccountView page={page} data={await loadAccount(c, user)} notice={notice} problem={problem} />);
   })
   .post("/account/password", ...pageMiddleware, async (c) => {
     const page = pageOf(c);
     const user = await requireUser(c);
     if (user instanceof Response) return user;
     const checked = checkFields(page, ["currentPassword", "newPassword"]);
+    // The API's change-password asks for a step-up where the user has a second factor; so does this form.
+    await requirePageStepUp(c, user.principal);
     let problems = checked;
     let revoked: number | null = null;
     if (!hasProblems(checked)) {
@@ -446,6 +558,13 @@ export const accountRoutes = pageRouter()
     const page = pageOf(c);
     const user = await requireUser(c);
     if (user instanceof Response) return user;
+    try {
+      await requirePageStepUp(c, user.principal);
+    } catch (err) {
+      // The script sends the browser to the step-up page (data-step-up) on this answer.
+      if (err instanceof AppError && err.code === "step_up_required") return c.json({ error: { code: err.code, message: err.message } }, 403);
+      throw err;
+    }
     const rp = relyingParty(c.get("deps"), page.app, { url: c.req.url, origin: c.req.header("origin") });
     const options = await registrationOptions(c.get("deps"), page.app, user.principal, rp);
     return c.json({ data: { options } });
@@ -469,8 +588,61 @@ export const accountRoutes = pageRouter()
     const user = await requireUser(c);
     if (user instanceof Response) return user;
     const id = c.req.param("id");
-    if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) await removeOwnPasskey(c.get("deps"), user.principal, id, requestMeta(c));
-    return c.redirect(`/account?${carried(page, { notice: "passkey_removed" })}`, 303);
+    if (isUuid(id)) {
+      await requirePageStepUp(c, user.principal);
+      await removeOwnPasskey(c.get("deps"), user.principal, id, requestMeta(c));
+    }
+    return c.redirect(`/account?${carried(page, { notice: "passkey_removed" })}#passkeys`, 303);
+  })
+  .post("/account/passkeys/:id/rename", ...pageMiddleware, async (c) => {
+    const page = pageOf(c);
+    const user = await requireUser(c);
+    if (user instanceof Response) return user;
+    const id = c.req.param("id");
+    const name = (page.form.name ?? "").trim();
+    if (!isUuid(id)) return c.redirect(pageHref(page, "/account") + "#passkeys", 303);
+    if (!name || name.length > 100) {
+      const problem: SectionProblem = { section: "passkeys", id, message: page.t("account.passkeys.nameInvalid") };
+      return c.html(<AccountView page={page} data={await loadAccount(c, user)} problem={problem} />, 400);
+    }
+    await renameOwnPasskey(c.get("deps"), user.principal, id, name, requestMeta(c));
+    return c.redirect(`/account?${carried(page, { notice: "passkey_renamed" })}#passkeys`, 303);
+  })
+  .post("/account/identities/:id/unlink", ...pageMiddleware, async (c) => {
+    const page = pageOf(c);
+    const user = await requireUser(c);
+    if (user instanceof Response) return user;
+    const id = c.req.param("id");
+    if (!isUuid(id)) return c.redirect(pageHref(page, "/account") + "#identities", 303);
+    try {
+      await unlinkMyIdentity(c.get("deps"), user.principal, id, requestMeta(c));
+    } catch (err) {
+      if (!(err instanceof AppError) || err.code !== "last_sign_in_method") throw err;
+      const problem: SectionProblem = { section: "identities", message: page.t("account.identities.lastMethod") };
+      return c.html(<AccountView page={page} data={await loadAccount(c, user)} problem={problem} />, 409);
+    }
+    return c.redirect(`/account?${carried(page, { notice: "identity_unlinked" })}#identities`, 303);
+  })
+  .post("/account/identities/:provider/link", ...pageMiddleware, async (c) => {
+    // To the provider, and back to this page (?linked= or ?error=): the same linking as POST /auth/identities/{provider}/link.
+    const page = pageOf(c);
+    const user = await requireUser(c);
+    if (user instanceof Response) return user;
+    const provider = c.req.param("provider") as SocialProvider;
+    if (!SOCIAL_PROVIDERS.includes(provider)) return c.redirect(pageHref(page, "/account") + "#identities", 303);
+    const origin = new URL(c.req.url).origin;
+    const p = user.principal;
+    const url = await startLink(c.get("deps"), {
+      provider,
+      application: page.app,
+      redirectUri: `${origin}${pageHref(page, "/account")}`,
+      userId: p.userId,
+      sessionId: p.sessionId,
+      tokenVersion: p.tokenVersion,
+      origin,
+      returnToPage: true,
+    });
+    return leaveTo(c, page, url);
   })
   .post("/account/sessions/revoke-all", ...pageMiddleware, async (c) => {
     const page = pageOf(c);

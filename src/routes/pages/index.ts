@@ -5,11 +5,13 @@ import { Hono } from "hono";
 import type { AppEnv } from "../../http/middleware";
 import { accountRoutes } from "./account";
 import { pageAssetRoutes } from "./assets";
+import { invitationRoutes } from "./invitations";
 import { loginRoutes } from "./login";
 import { mfaRoutes } from "./mfa";
 import { passwordRoutes } from "./password";
 import { portalRoutes } from "./portal";
 import { signupRoutes } from "./signup";
+import { stepUpRoutes } from "./step-up";
 import { verifyRoutes } from "./verify";
 
 export const pageRoutes = new Hono<AppEnv>()
@@ -18,6 +20,8 @@ export const pageRoutes = new Hono<AppEnv>()
   .route("/", mfaRoutes)
   .route("/", signupRoutes)
   .route("/", passwordRoutes)
+  .route("/", stepUpRoutes)
   .route("/", accountRoutes)
   .route("/", portalRoutes)
-  .route("/", verifyRoutes);
+  .route("/", verifyRoutes)
+  .route("/", invitationRoutes);

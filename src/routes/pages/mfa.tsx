@@ -13,7 +13,7 @@ import { redirectWithCode } from "../../services/auth/redirect-code";
 import { authenticateMfaActor } from "../../services/mfa/actor";
 import { verifyMfa } from "../../services/mfa/challenge";
 import { enableTotpFactor, setupTotp } from "../../services/mfa/totp";
-import { pageHref, pageMiddleware, pageOf, type PageContext, type PageEnv } from "../../pages/context";
+import { afterSignInHref, pageHref, pageMiddleware, pageOf, type PageContext, type PageEnv } from "../../pages/context";
 import type { FormProblems } from "../../pages/errors";
 import { completeSignIn } from "../../pages/flow";
 import { noProblems } from "../../pages/forms";
@@ -166,7 +166,7 @@ export const mfaRoutes = pageRouter()
       if (page.redirectUri) next = await redirectWithCode(deps, page.app, page.redirectUri, enabled.signIn);
       else {
         startPageSession(c, page.app, enabled.signIn.tokens);
-        next = pageHref(page, "/account");
+        next = afterSignInHref(page);
       }
     }
     return c.html(

@@ -27,7 +27,7 @@ interface ConfirmProps {
 function ConfirmView({ page, title, heading, intro, submit, token, result }: ConfirmProps) {
   const { t } = page;
   return (
-    <Layout page={page} title={t(title)}>
+    <Layout page={page} title={t(title)} query={token ? { token } : undefined}>
       <div class="card">
         <h1>{t(heading)}</h1>
         {result ? <Alert kind={result.kind}>{result.message}</Alert> : null}

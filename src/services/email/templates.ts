@@ -253,7 +253,7 @@ export function accountDeactivatedEmail(branding: EmailBranding, params: EmailPa
 }
 
 export function organizationInvitationUrl(branding: EmailBranding, token: string): string {
-  return `${base(branding)}/organization-invitations/accept?token=${encodeURIComponent(token)}`;
+  return `${base(branding)}/invitations/accept?token=${encodeURIComponent(token)}`;
 }
 
 export function organizationInvitationEmail(branding: EmailBranding, params: EmailParams["organization_invitation"]): EmailContent {

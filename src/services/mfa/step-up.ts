@@ -31,6 +31,11 @@ export interface StepUpSubject {
   markers?: Promise<void>;
 }
 
+/** Who must prove it for a staff action: the staff member's session (Bearer), or nobody (Cloudflare Access). */
+export function staffStepUpSubject(staff: { via: "bearer" | "cloudflare-access"; userId: string; sessionId: string | null }): StepUpSubject {
+  return { userId: staff.userId, sessionId: staff.via === "bearer" ? staff.sessionId : null };
+}
+
 /** Passes or throws 403 step_up_required (see above). One SQL read, and one Redis read alongside it when a token is sent. */
 export async function requireStepUp(deps: Deps, subject: StepUpSubject | Principal, stepUpToken: string | undefined | null): Promise<void> {
   if (!subject.sessionId) return;

@@ -32,6 +32,8 @@ interface StoredState {
   userId?: string;
   sessionId?: string;
   tokenVersion?: number;
+  /** Linking from this service's own account page: redirectUri is that page (built by the service, not registered). */
+  returnToPage?: boolean;
 }
 
 export const providerNotConfigured = (provider: string) =>
@@ -46,10 +48,10 @@ export function callbackUrl(deps: Deps, provider: SocialProvider, requestOrigin:
 }
 
 /** The checks both starts share: the provider is on, the application offers it, the redirect URI is registered. */
-function assertStartAllowed(deps: Deps, application: CallingApplication, provider: SocialProvider, redirectUri: string): void {
+function assertStartAllowed(deps: Deps, application: CallingApplication, provider: SocialProvider, redirectUri: string | null): void {
   if (!providerConfigured(deps.config, provider)) throw providerNotConfigured(provider);
   if (!signInPolicy(application).social.includes(provider)) throw providerNotAllowed(provider);
-  if (!application.redirectUris.includes(redirectUri)) throw redirectUriNotRegistered();
+  if (redirectUri !== null && !application.redirectUris.includes(redirectUri)) throw redirectUriNotRegistered();
 }
 
 async function begin(deps: Deps, origin: string, state: Omit<StoredState, "callbackUrl" | "codeVerifier" | "nonce">): Promise<string> {
@@ -84,12 +86,25 @@ export async function startSocialSignIn(
   }
 }
 
-/** POST /auth/identities/{provider}/link: the authorization URL for linking the caller's account. */
+/**
+ * POST /auth/identities/{provider}/link: the authorization URL for linking the caller's account.
+ * `returnToPage`: the account page of this service asks, and `redirectUri` is that page's own URL
+ * (built by the page from its origin, so it needs no registration); otherwise a registered URI.
+ */
 export async function startLink(
   deps: Deps,
-  input: { provider: SocialProvider; application: CallingApplication; redirectUri: string; userId: string; sessionId: string; tokenVersion: number; origin: string },
+  input: {
+    provider: SocialProvider;
+    application: CallingApplication;
+    redirectUri: string;
+    userId: string;
+    sessionId: string;
+    tokenVersion: number;
+    origin: string;
+    returnToPage?: boolean;
+  },
 ): Promise<string> {
-  assertStartAllowed(deps, input.application, input.provider, input.redirectUri);
+  assertStartAllowed(deps, input.application, input.provider, input.returnToPage ? null : input.redirectUri);
   try {
     return await begin(deps, input.origin, {
       provider: input.provider,
@@ -99,11 +114,19 @@ export async function startLink(
       userId: input.userId,
       sessionId: input.sessionId,
       tokenVersion: input.tokenVersion,
+      ...(input.returnToPage ? { returnToPage: true } : {}),
     });
   } catch (err) {
     if (err instanceof SocialError) throw new AppError(503, "provider_unavailable", err.message);
     throw err;
   }
+}
+
+/** `url` with these query parameters set. */
+function withParams(url: string, params: Record<string, string>): string {
+  const u = new URL(url);
+  for (const [k, v] of Object.entries(params)) u.searchParams.set(k, v);
+  return u.toString();
 }
 
 /** Provider `error=` values are passed on when they look like OAuth error codes. */
@@ -130,8 +153,9 @@ export async function finishSocial(
   const state = await consumeArtefact<StoredState>(deps.redis, "oauth-state", secret);
   if (!state || state.provider !== provider) throw stateMismatch();
   const application = await resolveApplicationById(deps, state.applicationId);
-  if (!application.redirectUris.includes(state.redirectUri)) throw redirectUriNotRegistered();
-  const fail = (code: string, description?: string) => redirectWithError(application, state.redirectUri, code, description);
+  const toPage = state.mode === "link" && state.returnToPage === true;
+  if (!toPage && !application.redirectUris.includes(state.redirectUri)) throw redirectUriNotRegistered();
+  const fail = (code: string, description?: string) => (toPage ? withParams(state.redirectUri, { error: code }) : redirectWithError(application, state.redirectUri, code, description));
 
   const providerError = params.get("error");
   if (providerError) return fail(providerErrorCode(providerError), "The provider did not sign the user in");
@@ -149,9 +173,7 @@ export async function finishSocial(
   try {
     if (state.mode === "link") {
       await linkForUser(deps, state, profile, meta);
-      const url = new URL(state.redirectUri);
-      url.searchParams.set("linked", provider);
-      return url.toString();
+      return withParams(state.redirectUri, { linked: provider });
     }
     const userId = await resolveUser(deps, application, profile, meta);
     const outcome = await completeFirstFactor(

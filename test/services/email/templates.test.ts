@@ -126,7 +126,7 @@ describe("email templates", () => {
 
   it("puts the url-encoded invitation token in the accept link, with the organization escaped", () => {
     const mail = buildEmail("organization_invitation", config, { ...sampleParams.organization_invitation, organizationName: "Acme <Corp>" });
-    const link = `https://app.example.test/organization-invitations/accept?token=${encodeURIComponent("inv+tok/=")}`;
+    const link = `https://app.example.test/invitations/accept?token=${encodeURIComponent("inv+tok/=")}`;
     expect(mail.text).toContain(link);
     expect(mail.html).toContain(`href="${escapeHtml(link)}"`);
     expect(mail.html).toContain("Acme &lt;Corp&gt;");

@@ -14,6 +14,8 @@ import { pageMiddleware, type PageContext, type PageEnv } from "../../../pages/c
 import { PageError } from "../../../pages/errors";
 import { Alert, Field, Form, FormError } from "../../../pages/layout";
 import { pageRouter } from "../../../pages/router";
+import { requirePageStepUp } from "../../../pages/step-up";
+import { staffStepUpSubject } from "../../../services/mfa/step-up";
 import { asStaff, noticeOf, UUID } from "../../../pages/portal/handler";
 import { ActionButton, Actions, PortalLayout, portalHref, safeBack, Section, withNotice } from "../../../pages/portal/layout";
 import { can, type PortalStaff } from "../../../pages/portal/staff";
@@ -256,6 +258,7 @@ export const portalApplicationRoutes = pageRouter()
     asStaff(c, async (staff, page) => {
       const id = idParam(c, "id");
       const name = (page.form.name ?? "").trim().slice(0, 200);
+      await requirePageStepUp(c, staffStepUpSubject(staff));
       const created = await createApiKey(c.get("deps"), staff, id, { name: name || undefined }, requestMeta(c));
       const app = await loadDetail(c, staff, id);
       return c.html(<ApplicationView page={page} staff={staff} app={app} shown={{ created: { kind: "key", value: created.key } }} />, 201);
@@ -322,6 +325,7 @@ export const portalApplicationRoutes = pageRouter()
     asStaff(c, async (staff, page) => {
       const id = idParam(c, "id");
       const sid = idParam(c, "sid");
+      await requirePageStepUp(c, staffStepUpSubject(staff));
       const created = await createSecret(c.get("deps"), staff, id, sid, {}, requestMeta(c));
       const app = await loadDetail(c, staff, id);
       return c.html(<ApplicationView page={page} staff={staff} app={app} shown={{ created: { kind: "secret", value: created.secret, clientId: sid } }} />, 201);
