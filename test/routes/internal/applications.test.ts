@@ -95,6 +95,7 @@ describe("the application registry", () => {
     const app = await registerApplication({ allowedOrigins: ["https://keep.test"] });
     const patched = await json(await asAdmin(`/internal/applications/${app.id}`, { method: "PATCH", json: { name: "Renamed" } }));
     expect(patched.data).toMatchObject({ name: "Renamed", allowedOrigins: ["https://keep.test"], status: "active" });
+    expect((await auditEvents("application.updated")).filter((e) => e.metadata.applicationId === app.id)).toHaveLength(1);
     const deleted = await asAdmin(`/internal/applications/${app.id}`, { method: "DELETE" });
     expect(deleted.status).toBe(200);
     expect((await json(deleted)).data.status).toBe("disabled");
@@ -175,6 +176,17 @@ describe("API keys", () => {
     expect(refused.status).toBe(401);
     expect((await json(refused)).error.code).toBe("invalid_api_key");
     expect((await probe(second.key)).status).toBe(200);
+    expect((await auditEvents("application.api_key_revoked")).filter((e) => e.metadata.apiKeyId === first.apiKey.id)).toHaveLength(1);
+    // A used key shows when it was last used (written after the answer); an unused one shows null.
+    const keys = async () => (await json(await asAdmin(`/internal/applications/${app.id}`))).data.apiKeys as { id: string; lastUsedAt: string | null }[];
+    let used: string | null = null;
+    for (let i = 0; i < 100 && !used; i++) {
+      used = (await keys()).find((k) => k.id === second.apiKey.id)!.lastUsedAt;
+      if (!used) await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(used).not.toBeNull();
+    const third = await createApiKey(app.id);
+    expect((await keys()).find((k) => k.id === third.apiKey.id)!.lastUsedAt).toBeNull();
     // A key of another application, or an unknown key id: 404.
     const other = await registerApplication();
     expect((await asAdmin(`/internal/applications/${other.id}/api-keys/${second.apiKey.id}`, { method: "DELETE" })).status).toBe(404);

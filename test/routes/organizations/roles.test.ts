@@ -59,6 +59,10 @@ describe("custom roles", () => {
     const patched = await call(`/auth/organizations/${org.id}/roles/helpers`, { method: "PATCH", json: { permissions: ["members:read", "invoices:write"] }, headers: admin.headers });
     expect(patched.status).toBe(403);
     expect((await createRole(org.id, { key: "billing", name: "Billing", permissions: ["invoices:read"] }, owner.headers)).status).toBe(201);
+    // A change within the admin's own permissions goes through, audited; the refused one left no row.
+    const allowed = await call(`/auth/organizations/${org.id}/roles/helpers`, { method: "PATCH", json: { permissions: ["members:read"] }, headers: admin.headers });
+    expect(allowed.status).toBe(200);
+    expect((await auditEvents("organization.role_updated")).filter((e) => e.metadata.organizationId === org.id)).toHaveLength(1);
   });
 
   it("cannot be deleted while assigned (409 role_in_use); can once unassigned; members' tokens carry its permissions", async () => {
@@ -74,6 +78,7 @@ describe("custom roles", () => {
     await setRoles(org.id, m.user.id, ["member"]);
     expect((await call(`/auth/organizations/${org.id}/roles/billing`, { method: "DELETE", headers: owner.headers })).status).toBe(200);
     expect((await call(`/auth/organizations/${org.id}/roles/billing`, { method: "DELETE", headers: owner.headers })).status).toBe(404);
+    expect((await auditEvents("organization.role_deleted")).filter((e) => e.metadata.organizationId === org.id)).toHaveLength(1);
   });
 });
 

@@ -6,6 +6,8 @@ import { applicationWithKey, resetAdmin } from "../../helpers/app-registry";
 import { call, json } from "../../helpers/http";
 import { claimsOf, createOrganization, defineRole, member, memberWith, orgToken, setRoles } from "../../helpers/organizations";
 import { withFault } from "../../helpers/stack";
+import { basic, createServiceAccount, form } from "../../helpers/applications";
+import { PLATFORM_APPLICATION_ID } from "../../../src/db/schema";
 import { bearer, createUser, deps } from "../../helpers/users";
 
 let key: string;
@@ -111,6 +113,33 @@ describe("POST /auth/organizations/{orgId}/token", () => {
     expect(claimsOf(plain).org_id).toBeUndefined();
     expect(claimsOf(plain).org_permissions).toBeUndefined();
     expect((await call("/auth/me", { headers: bearer(plain) })).status).toBe(200);
+  });
+
+  it("after the removal, introspection answers active: false and ValidateToken valid: false for it", async () => {
+    const introspector = await createServiceAccount(PLATFORM_APPLICATION_ID, { name: "org-introspector" });
+    const owner = await member();
+    const org = await createOrganization(owner);
+    const m = await memberWith(org.id, ["member"]);
+    const token = (await json(await orgToken(m, org.id))).data.accessToken;
+    const introspect = async () => (await json(await call("/oauth/introspect", { method: "POST", ...form({ token }, basic(introspector.id, introspector.secret)) }))).active;
+    const validate = async () => (await json(await call("/auth.v1.TokenService/ValidateToken", { json: { accessToken: token }, headers: basic(introspector.id, introspector.secret) }))).valid;
+    expect(await introspect()).toBe(true);
+    expect(await validate()).toBe(true);
+    expect((await call(`/auth/organizations/${org.id}/members/${m.user.id}`, { method: "DELETE", headers: owner.headers })).status).toBe(200);
+    expect(await introspect()).toBe(false);
+    expect(await validate()).toBe(false);
+  });
+
+  it("dies when its organization is deleted", async () => {
+    const owner = await member();
+    const org = await createOrganization(owner);
+    const m = await memberWith(org.id, ["member"]);
+    const token = (await json(await orgToken(m, org.id))).data.accessToken;
+    expect((await call("/auth/me", { headers: bearer(token) })).status).toBe(200);
+    expect((await call(`/auth/organizations/${org.id}`, { method: "DELETE", headers: owner.headers })).status).toBe(200);
+    const res = await call("/auth/me", { headers: bearer(token) });
+    expect(res.status).toBe(401);
+    expect((await json(res)).error.code).toBe("token_revoked");
   });
 
   it("with Redis down at removal, Postgres still refuses the token on routes that check it", async () => {
