@@ -253,7 +253,7 @@ export function AccountView({
                         <Field
                           id={`passkey-name-${p.id}`}
                           name="name"
-                          label={t("account.passkeys.name", { name })}
+                          label={t("account.passkeys.name")}
                           value={p.name ?? ""}
                           maxlength={100}
                           error={problem?.section === "passkeys" && problem.id === p.id ? problem.message : null}
