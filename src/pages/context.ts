@@ -20,7 +20,7 @@ export interface PageContext {
   fmt: ReturnType<typeof formatters>;
   app: CallingApplication;
   brand: string;
-  /** The application's logo (https), when it has one. */
+  /** The application's logo for the pages (settings.branding.logoDataUrl: a data: URL, nothing fetched), when it has one. */
   logoUrl: string | null;
   /** The nonce'd CSS that tints the page with the application's colour, or null. */
   brandCss: string | null;
@@ -124,7 +124,7 @@ const setup: MiddlewareHandler<PageEnv> = async (c, next) => {
     ...partial,
     app,
     brand: brandName(app, deps.config),
-    logoUrl: branding.logoUrl ?? null,
+    logoUrl: branding.logoDataUrl ?? null,
     brandCss: brandCss(branding.primaryColor),
     clientId,
     redirectUri: null,

@@ -46,8 +46,9 @@ export const Layout: FC<PropsWithChildren<LayoutProps>> = ({ page, title, wide, 
         </a>
         <header class="top">
           <span class="brand">
-            {/* settings.branding.logoUrl is another site's image: the page policy (img-src 'self' data:) and
-                "nothing from third parties" keep it off the pages; the name and colour brand them. */}
+            {/* Only a data: logo (settings.branding.logoDataUrl): an https logoUrl is another site's image,
+                which the page policy (img-src 'self' data:) and "nothing from third parties" keep off. */}
+            {page.logoUrl?.startsWith("data:image/") ? <img class="logo" src={page.logoUrl} alt="" width={32} height={32} /> : null}
             <span>{page.brand}</span>
           </span>
           <nav class="langs" aria-label={t("lang.label")}>

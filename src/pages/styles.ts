@@ -14,6 +14,7 @@ a{color:var(--link);text-underline-offset:2px}
 .skip:focus{left:1rem;top:1rem}
 header.top{display:flex;align-items:center;justify-content:space-between;gap:1rem;padding:.75rem 1.25rem;border-bottom:4px solid var(--brand);background:var(--card)}
 header.top .brand{display:flex;align-items:center;gap:.6rem;font-weight:650;font-size:1.1rem;color:var(--text);text-decoration:none}
+header.top .logo{display:block;width:32px;height:32px;object-fit:contain;border-radius:6px}
 header.top img{height:32px;width:auto}
 main{flex:1;width:100%;max-width:30rem;margin:0 auto;padding:1.5rem 1rem 3rem}
 main.wide{max-width:52rem}

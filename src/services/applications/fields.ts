@@ -74,6 +74,9 @@ export type SocialProvider = (typeof SOCIAL_PROVIDERS)[number];
 
 export const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/;
 
+/** An 8 KiB image as base64, with its data: prefix (a settings body fits MAX_BODY_BYTES). */
+const LOGO_DATA_URL_MAX = 64 + Math.ceil((8 * 1024) / 3) * 4;
+
 /** `settings`: one strict schema; later capabilities add their sections here. */
 export const ApplicationSettingsSchema = z
   .object({
@@ -81,6 +84,15 @@ export const ApplicationSettingsSchema = z
       .object({
         displayName: z.string().min(1).max(100).optional(),
         logoUrl: z.url({ protocol: /^https$/, error: "must be an https URL" }).max(2048).optional(),
+        /**
+         * The logo the hosted pages show, carried in the settings themselves (a page fetches nothing
+         * from another site): a base64 data: URL of a PNG, JPEG, WebP or SVG image, at most 8 KiB.
+         */
+        logoDataUrl: z
+          .string()
+          .max(LOGO_DATA_URL_MAX)
+          .regex(/^data:image\/(png|jpeg|webp|svg\+xml);base64,[A-Za-z0-9+/]+={0,2}$/, { error: "must be a base64 data: URL of a PNG, JPEG, WebP or SVG image of at most 8 KiB" })
+          .optional(),
         primaryColor: z
           .string()
           .regex(/^#[0-9a-fA-F]{6}$/, { error: "must be a colour like #1a2b3c" })

@@ -260,3 +260,29 @@ describe("step-up on the pages", () => {
     expect(await keys()).toBe(before + 1);
   });
 });
+
+describe("branding", () => {
+  const PNG = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
+
+  it("shows an application's data: logo on its pages, never an https one (nothing fetched from another site)", async () => {
+    const withData = await createApplication({ type: "web", settings: { branding: { displayName: "Logo Co", logoDataUrl: PNG, logoUrl: "https://cdn.example/logo.png" } } });
+    const page = await new PageBrowser().get(`/login?client_id=${withData.id}`);
+    expect(page.status).toBe(200);
+    expect(page.html).toContain(`<img class="logo" src="${PNG}"`);
+    expect(page.html).not.toContain("cdn.example");
+    const httpsOnly = await createApplication({ type: "web", settings: { branding: { logoUrl: "https://cdn.example/logo.png" } } });
+    const plain = await new PageBrowser().get(`/login?client_id=${httpsOnly.id}`);
+    expect(plain.html).not.toContain("<img");
+  });
+
+  it("refuses a logo data: URL that is not a base64 image, or too large (400 naming the field)", async () => {
+    const { adminAuth } = await import("../../helpers/applications");
+    const headers = await adminAuth();
+    const big = "data:image/png;base64," + "A".repeat(12_000);
+    for (const logoDataUrl of ["data:text/html;base64,PGgxPg==", "data:image/svg+xml,<svg onload=alert(1)>", "https://cdn.example/logo.png", big]) {
+      const res = await call("/internal/applications", { json: { name: "Bad logo", slug: `bad-logo-${crypto.randomUUID().slice(0, 8)}`, type: "web", settings: { branding: { logoDataUrl } } }, headers });
+      expect(res.status, logoDataUrl.slice(0, 40)).toBe(400);
+      expect(JSON.stringify(await json(res))).toContain("logoDataUrl");
+    }
+  });
+});
