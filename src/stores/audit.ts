@@ -6,6 +6,7 @@ import { jsonb, ts, type AuditContext } from "./sql";
 
 export type AuditEventType =
   | "user.registered"
+  | "login.attempt"
   | "login.success"
   | "login.failure"
   | "login.blocked"

@@ -25,6 +25,12 @@ export interface SignInStart extends AuditContext {
   deadline: Date;
   /** SHA-256 of a remembered-device token the client sent (MFA): whether it is live comes back as `deviceRemembered`. */
   deviceTokenHash?: string | null;
+  /**
+   * The id of this sign-in's audit row. The statement records the attempt (`login.attempt`: when,
+   * from where, which application and account); the work after the answer turns it into the
+   * outcome (finishSignIn, abandonSignIn). If that work never runs, the attempt is still recorded.
+   */
+  auditId: string;
 }
 
 /** The user's enabled TOTP as a sign-in statement reads it (for the MFA challenge), or null. */
@@ -85,6 +91,11 @@ export async function startSignIn(db: Database, s: SignInStart): Promise<SignInR
           where found.password_hash is not null and found.is_active and found.approval_status = 'APPROVED'
             and clock_timestamp() < ${ts(s.deadline)}
           returning id
+        ), attempted as (
+          insert into auth_audit_logs (id, event_type, actor_user_id, target_user_id, ip, user_agent, metadata, created_at)
+          select ${s.auditId}::uuid, 'login.attempt', null, (select found.id from found), ${s.ip ?? null}, ${s.userAgent ?? null},
+                 jsonb_build_object('applicationId', ${s.applicationId}::text, 'sessionId', (select created.id::text from created)), ${ts(s.now)}
+          on conflict (id) do nothing
         )
         select found.id, found.email, found.password_hash as "passwordHash", found.global_role as "globalRole",
                found.token_version as "tokenVersion", found.approval_status as "approvalStatus", found.is_active as "isActive",
@@ -178,7 +189,16 @@ export async function startProvenSession(
  */
 export async function finishSignIn(
   db: Database,
-  f: AuditContext & { userId: string; sessionId: string; verifiedPasswordHash: string; rehashedPassword: string | null; now: Date; metadata: Record<string, unknown> },
+  f: AuditContext & {
+    userId: string;
+    sessionId: string;
+    verifiedPasswordHash: string;
+    rehashedPassword: string | null;
+    now: Date;
+    metadata: Record<string, unknown>;
+    /** The sign-in's audit row (its `login.attempt` becomes `login.success`). */
+    auditId: string;
+  },
 ): Promise<void> {
   await db.execute(
     sql`with touched as (
@@ -188,25 +208,31 @@ export async function finishSignIn(
           where id = ${f.userId}::uuid
           returning id, (${f.rehashedPassword}::text is not null and password_hash = ${f.rehashedPassword}::text) as rehashed
         )
-        insert into auth_audit_logs (event_type, actor_user_id, target_user_id, ip, user_agent, metadata, created_at)
-        select 'login.success', touched.id, touched.id, ${f.ip ?? null}, ${f.userAgent ?? null},
+        insert into auth_audit_logs (id, event_type, actor_user_id, target_user_id, ip, user_agent, metadata, created_at)
+        select ${f.auditId}::uuid, 'login.success', touched.id, touched.id, ${f.ip ?? null}, ${f.userAgent ?? null},
                ${jsonb({ ...f.metadata, sessionId: f.sessionId })} || jsonb_build_object('rehashed', touched.rehashed), ${ts(f.now)}
-        from touched`,
+        from touched
+        on conflict (id) do update set event_type = excluded.event_type, actor_user_id = excluded.actor_user_id,
+          target_user_id = excluded.target_user_id, metadata = excluded.metadata`,
   );
 }
 
 /**
  * After a refused sign-in's response: removes the session its statement started (never rotated,
- * its secret never disclosed) and records why, in one statement.
+ * its secret never disclosed) and records why, in one statement. With `auditId`, the sign-in's
+ * `login.attempt` row becomes this outcome (or is written, if the attempt's statement never ran).
  */
-export async function abandonSignIn(db: Database, a: { sessionId: string | null; refreshHash: string; audit: AuditEvent }): Promise<void> {
+export async function abandonSignIn(db: Database, a: { sessionId: string | null; refreshHash: string; audit: AuditEvent; auditId?: string }): Promise<void> {
   const e = a.audit;
   await db.execute(
     sql`with removed as (
           delete from sessions where id = ${a.sessionId}::uuid and refresh_hash = ${a.refreshHash} and generation = 0
         )
-        insert into auth_audit_logs (event_type, actor_user_id, target_user_id, ip, user_agent, metadata, created_at)
-        values (${e.type}, ${e.actorUserId ?? null}::uuid, ${e.targetUserId ?? null}::uuid, ${e.ip ?? null}, ${e.userAgent ?? null}, ${jsonb(e.metadata)}, ${ts(e.at)})`,
+        insert into auth_audit_logs (id, event_type, actor_user_id, target_user_id, ip, user_agent, metadata, created_at)
+        values (coalesce(${a.auditId ?? null}::uuid, gen_random_uuid()), ${e.type}, ${e.actorUserId ?? null}::uuid, ${e.targetUserId ?? null}::uuid,
+                ${e.ip ?? null}, ${e.userAgent ?? null}, ${jsonb(e.metadata)}, ${ts(e.at)})
+        on conflict (id) do update set event_type = excluded.event_type, actor_user_id = excluded.actor_user_id,
+          target_user_id = excluded.target_user_id, metadata = excluded.metadata`,
   );
 }
 

@@ -563,7 +563,7 @@ describe("SQL failing mid-request (the endpoint lets the first round trips throu
       expect(await auditCount("user.registered")).toBe(before + 1);
     });
 
-    it(`login (${mode} after the sign-in statement): the sign-in stands, only its deferred audit write is lost`, async () => {
+    it(`login (${mode} after the sign-in statement): the sign-in stands; its outcome is not written, but the attempt is recorded`, async () => {
       const user = await createUser();
       const res = await withFault("sql", { mode, after: 1 }, async () => {
         const r = await call("/auth/login", { json: { email: user.email, password: user.password }, headers: nextIp() });
@@ -571,9 +571,16 @@ describe("SQL failing mid-request (the endpoint lets the first round trips throu
         return r;
       });
       expect(res.status).toBe(200);
-      expect((await meStatus((await json(res)).data.accessToken)).status).toBe(200);
+      const { accessToken } = (await json(res)).data;
+      const sid = JSON.parse(atob(accessToken.split(".")[1].replace(/-/g, "+").replace(/_/g, "/"))).sid;
+      expect((await meStatus(accessToken)).status).toBe(200);
       expect(await sessionCount(user.id)).toBe(1);
       expect(await auditCount("login.success", user.id)).toBe(0);
+      // The deferred write never ran (as if the isolate were evicted): the sign-in statement's own
+      // login.attempt row says when, from where, which account, application and session.
+      const attempt = await deps().db.execute(sql`select target_user_id as target, metadata from auth_audit_logs where event_type = 'login.attempt' and target_user_id = ${user.id}::uuid`);
+      expect(attempt.rows).toHaveLength(1);
+      expect((attempt.rows[0] as { metadata: Record<string, unknown> }).metadata).toMatchObject({ sessionId: sid });
     });
 
     it(`a refused login (${mode} after the sign-in statement): 401, no token disclosed; the session it started stays unusable`, async () => {
@@ -591,6 +598,9 @@ describe("SQL failing mid-request (the endpoint lets the first round trips throu
       // anywhere, and no access token was signed for it; it expires with REFRESH_TOKEN_TTL.
       const rows = await deps().db.execute(sql`select generation, revoked_at from sessions where user_id = ${user.id}::uuid`);
       expect(rows.rows).toEqual([{ generation: 0, revoked_at: null }]);
+      // Its outcome row was not written either; the attempt is on record.
+      expect(await auditCount("login.attempt", user.id)).toBe(1);
+      expect(await auditCount("login.failure", user.id)).toBe(0);
       // The account is unharmed: the next sign-in works.
       expect((await meStatus((await signIn(user)).accessToken)).status).toBe(200);
     });

@@ -50,6 +50,7 @@ export async function login(
   const email = normalizeEmail(input.email);
   const now = deps.clock.now();
   const sessionId = crypto.randomUUID();
+  const auditId = crypto.randomUUID();
   const refreshSecret = randomSecret();
   const [account, refreshHash, deviceHash] = await Promise.all([emailKey(email), sha256(refreshSecret), deviceTokenHash(input.deviceToken)]);
   const expiresAt = new Date(now.getTime() + config.refreshTokenTtlMs);
@@ -76,6 +77,7 @@ export async function login(
       ip: meta.ip,
       userAgent: meta.userAgent,
       deviceTokenHash: deviceHash,
+      auditId,
     }),
   ]);
   const user: SignInRead | null = read.status === "fulfilled" ? read.value : null;
@@ -84,12 +86,14 @@ export async function login(
       abandonSignIn(deps.db, {
         sessionId: user?.sessionStarted ? sessionId : null,
         refreshHash,
+        auditId,
         audit: { type, actorUserId: null, targetUserId: user?.id ?? null, ip: meta.ip, userAgent: meta.userAgent, metadata, at: now },
       }),
     );
   // Limited (429) or Redis down with the limits failing closed (503): the session just started goes.
   if (limits.status === "rejected") {
-    if (user?.sessionStarted) abandon("login.refused", { reason: limits.reason instanceof AppError ? limits.reason.code : "limits_unavailable" });
+    // The attempt's audit row becomes the refusal, and a session the statement started goes.
+    if (read.status === "fulfilled") abandon("login.refused", { reason: limits.reason instanceof AppError ? limits.reason.code : "limits_unavailable" });
     throw limits.reason;
   }
   if (read.status === "rejected") throw read.reason;
@@ -110,6 +114,7 @@ export async function login(
       abandonSignIn(deps.db, {
         sessionId: null,
         refreshHash,
+        auditId,
         audit: { type: "login.blocked", actorUserId: user.id, targetUserId: user.id, ip: meta.ip, userAgent: meta.userAgent, metadata: { reason: blocked.code }, at: now },
       }),
     );
@@ -145,6 +150,7 @@ export async function login(
       userId: user.id,
       sessionId,
       verifiedPasswordHash: verifiedHash,
+      auditId,
       rehashedPassword: needsRehash(verifiedHash, config.argon2) ? await hashPassword(input.password, config.argon2) : null,
       now,
       ip: meta.ip,

@@ -27,9 +27,11 @@ describe("POST /auth/login", () => {
     expect(claims.sid).toBe(data.refreshToken.split(".")[0]);
     expect(claims.exp! - claims.iat!).toBe(900);
     expect(typeof claims.jti).toBe("string");
-    // The audit row is written just after the answer.
+    // The sign-in statement records the attempt; just after the answer that row becomes the outcome
+    // (one row per sign-in, with the session and application).
     await settle();
-    expect((await auditEvents("login.success")).some((e) => e.targetUserId === user.id)).toBe(true);
+    expect((await auditEvents("login.success")).filter((e) => e.targetUserId === user.id)).toMatchObject([{ actorUserId: user.id, metadata: { sessionId: claims.sid } }]);
+    expect((await auditEvents("login.attempt")).filter((e) => e.targetUserId === user.id)).toEqual([]);
   });
 
   it("matches the email case-insensitively", async () => {
@@ -55,7 +57,8 @@ describe("POST /auth/login", () => {
     expect(a).toEqual(b);
     expect(a).toEqual({ error: { code: "invalid_credentials", message: "Invalid email or password" } });
     await settle();
-    expect((await auditEvents("login.failure")).length).toBeGreaterThanOrEqual(2);
+    expect((await auditEvents("login.failure")).filter((e) => e.targetUserId === user.id)).toHaveLength(1);
+    expect((await auditEvents("login.attempt")).filter((e) => e.targetUserId === user.id)).toEqual([]);
   });
 
   it("reveals account states only after a correct password", async () => {
