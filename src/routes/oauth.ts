@@ -13,7 +13,7 @@ import { requestMeta, type AppEnv } from "../http/middleware";
 import { fieldProblems, jsonContent, unstorableText } from "../http/openapi";
 import { describeError, log } from "../runtime/log";
 import { dependencyFailure } from "../runtime/metrics";
-import { readClientCredentials } from "../services/m2m/client-auth";
+import { clientCredentialsOf } from "../services/m2m/client-auth";
 import { clientCredentialsGrant } from "../services/m2m/client-credentials";
 import { OAuthError, oauthErrors, toOAuthError } from "../services/m2m/errors";
 import { introspect } from "../services/m2m/introspection";
@@ -238,21 +238,21 @@ export const oauthRoutes = router
   .openapi(tokenRoute, async (c) => {
     const p = params(c, TokenRequest);
     if (p.grant_type !== "client_credentials") throw oauthErrors.unsupportedGrantType(p.grant_type);
-    const credentials = readClientCredentials(c.req.header("authorization"), p);
+    const credentials = await clientCredentialsOf(c.get("deps"), c.req.header("authorization"), p, requestMeta(c), "/oauth/token");
     const token = await clientCredentialsGrant(c.get("deps"), { credentials, scope: p.scope, audience: p.audience }, requestMeta(c));
     noStore(c);
     return c.json(token, 200);
   })
   .openapi(introspectRoute, async (c) => {
     const p = params(c, IntrospectRequest);
-    const credentials = readClientCredentials(c.req.header("authorization"), p);
+    const credentials = await clientCredentialsOf(c.get("deps"), c.req.header("authorization"), p, requestMeta(c), "/oauth/introspect");
     const answer = await introspect(c.get("deps"), credentials, p.token, requestMeta(c));
     noStore(c);
     return c.json(answer, 200);
   })
   .openapi(revokeRoute, async (c) => {
     const p = params(c, RevokeRequest);
-    const credentials = readClientCredentials(c.req.header("authorization"), p);
+    const credentials = await clientCredentialsOf(c.get("deps"), c.req.header("authorization"), p, requestMeta(c), "/oauth/revoke");
     const hint = TokenHint.safeParse(p.token_type_hint);
     await revokeToken(c.get("deps"), credentials, { token: p.token, hint: hint.success ? hint.data : undefined }, requestMeta(c));
     noStore(c);

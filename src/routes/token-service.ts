@@ -14,7 +14,7 @@ import { requestMeta, type AppEnv } from "../http/middleware";
 import { fieldProblems, jsonContent, unstorableText } from "../http/openapi";
 import { describeError, log } from "../runtime/log";
 import { dependencyFailure } from "../runtime/metrics";
-import { readClientCredentials, type CallerCredentials } from "../services/m2m/client-auth";
+import { clientCredentialsOf, type CallerCredentials } from "../services/m2m/client-auth";
 import { OAuthError } from "../services/m2m/errors";
 import { checkTokenForCaller } from "../services/m2m/token-check";
 
@@ -99,7 +99,7 @@ export function connectErrorResponse(c: Context<AppEnv>, err: unknown): Response
   return res;
 }
 
-function callerCredentials(c: Context<AppEnv>): CallerCredentials {
+async function callerCredentials(c: Context<AppEnv>): Promise<CallerCredentials> {
   const apiKey = c.req.header("x-api-key");
   const authorization = c.req.header("authorization");
   if (apiKey !== undefined && authorization !== undefined) {
@@ -109,8 +109,7 @@ function callerCredentials(c: Context<AppEnv>): CallerCredentials {
     if (apiKey.length === 0 || apiKey.length > 512) throw unauthenticated();
     return { kind: "api_key", key: apiKey };
   }
-  if (authorization === undefined) throw unauthenticated();
-  return { kind: "client", credentials: readClientCredentials(authorization, {}) };
+  return { kind: "client", credentials: await clientCredentialsOf(c.get("deps"), authorization, {}, requestMeta(c), "/auth.v1.TokenService/ValidateToken") };
 }
 
 const router = new OpenAPIHono<AppEnv>({
@@ -132,7 +131,7 @@ export const tokenServiceRoutes = router.openapi(route, async (c) => {
   if (type !== "application/json") throw new ConnectError(415, "invalid_argument", "send the request as application/json (Connect unary JSON)");
   const body = (c.req.valid as (target: string) => unknown).call(c.req, "json") as z.infer<typeof ValidateTokenRequest> | undefined;
   if (!body) throw new ConnectError(400, "invalid_argument", "accessToken: required");
-  const caller = callerCredentials(c);
+  const caller = await callerCredentials(c);
   const { verdict } = await checkTokenForCaller(c.get("deps"), caller, body.accessToken, requestMeta(c), {
     route: VALIDATE_TOKEN_PATH,
     onFailure: unauthenticated,

@@ -13,7 +13,7 @@ import { recordAudit } from "../../stores/audit";
 import { loadCallerAndToken, type ApiKeyRecord, type ClientRecord, type TokenQuery, type TokenState } from "../../stores/token-state";
 import type { RequestMeta } from "../auth/common";
 import { countAgainst, enforceLimits } from "../rate-limit";
-import { oauthErrors } from "./errors";
+import { OAuthError, oauthErrors } from "./errors";
 
 export const CLIENT_SECRET_PREFIX = "sas_";
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -84,6 +84,41 @@ export function readClientCredentials(authorization: string | undefined, body: {
     return { clientId: body.client_id, clientSecret: body.client_secret, method: "client_secret_post" };
   }
   throw oauthErrors.invalidClient();
+}
+
+/**
+ * readClientCredentials, for a route: a request without usable credentials (none, a malformed
+ * Basic header, half a pair) is a failed client authentication like a wrong secret: checked
+ * against and counted in the per-IP failure limit (429 once over it) and audited
+ * (oauth.client_auth_failed, reason missing_or_malformed), then refused with 401 invalid_client.
+ */
+export async function clientCredentialsOf(
+  deps: Deps,
+  authorization: string | undefined,
+  body: { client_id?: string; client_secret?: string },
+  meta: RequestMeta,
+  route: string,
+): Promise<ClientCredentials> {
+  try {
+    return readClientCredentials(authorization, body);
+  } catch (err) {
+    if (!(err instanceof OAuthError) || err.error !== "invalid_client") throw err;
+    const { rateLimits } = deps.config;
+    const ip = meta.ip ?? "unknown";
+    await enforceLimits(deps, [{ name: "client-auth-failures-ip", rule: rateLimits.clientAuthFailuresPerIp, identifier: ip, mode: "peek" }], false);
+    await Promise.all([
+      countAgainst(deps, "client-auth-failures-ip", rateLimits.clientAuthFailuresPerIp, ip),
+      recordAudit(deps.db, {
+        type: "oauth.client_auth_failed",
+        actorLabel: body.client_id ? `client:${body.client_id.slice(0, 100)}` : null,
+        ip: meta.ip,
+        userAgent: meta.userAgent,
+        metadata: { reason: "missing_or_malformed", route },
+        at: deps.clock.now(),
+      }).catch(() => undefined),
+    ]);
+    throw err;
+  }
 }
 
 /** The secret a presented value matches, compared in constant time against every live one (or a dummy). */

@@ -88,7 +88,8 @@ describe("client_credentials", () => {
     await expectInvalidClient(await tokenRequest({ grant_type: "client_credentials" }));
     await expectInvalidClient(await tokenRequest({ grant_type: "client_credentials" }, { authorization: "Basic !!!" }));
     const failed = await auditEvents("oauth.client_auth_failed");
-    expect(failed.map((e) => e.metadata.reason)).toEqual(["wrong_secret", "unknown_client", "unknown_client"]);
+    // No credentials, or a Basic header that does not decode, fail client authentication too.
+    expect(failed.map((e) => e.metadata.reason)).toEqual(["wrong_secret", "unknown_client", "unknown_client", "missing_or_malformed", "missing_or_malformed"]);
   });
 
   it("refuses an expired secret, a deleted secret, a disabled account and a disabled application", async () => {
@@ -200,6 +201,14 @@ describe("client_credentials", () => {
     for (let i = 0; i < 5; i++) expect((await send("x", "192.0.2.80", crypto.randomUUID())).status).toBe(401);
     expect((await send(other.secret, "192.0.2.80", other.id)).status).toBe(429);
     expect((await send(other.secret, "192.0.2.81", other.id)).status).toBe(200);
+
+    // Malformed or missing credentials count against the address too, and are refused once it is over.
+    const malformed = (ip: string, headers: Record<string, string>) =>
+      callWithEnv(env, "/oauth/introspect", { method: "POST", ...form({ token: "x" }, { ...headers, "cf-connecting-ip": ip }) });
+    for (let i = 0; i < 3; i++) expect((await malformed("192.0.2.90", { authorization: "Basic !!!" })).status).toBe(401);
+    for (let i = 0; i < 2; i++) expect((await malformed("192.0.2.90", {})).status).toBe(401);
+    expect((await malformed("192.0.2.90", { authorization: "Basic !!!" })).status).toBe(429);
+    expect((await send(other.secret, "192.0.2.90", other.id)).status).toBe(429);
   });
 
   it("works for any application, the platform one included", async () => {
