@@ -70,6 +70,17 @@ describe("client_credentials", () => {
     expect(decodeJwt((await json(viaJson)).access_token).aud).toBe("test-apps");
   });
 
+  it("lives SERVICE_TOKEN_TTL when it is set", async () => {
+    const app = await createApplication();
+    const sa = await createServiceAccount(app.id);
+    const res = await callWithEnv({ SERVICE_TOKEN_TTL: "10m" }, "/oauth/token", { method: "POST", ...form({ grant_type: "client_credentials" }, basic(sa.id, sa.secret)) });
+    expect(res.status).toBe(200);
+    const body = await json(res);
+    expect(body.expires_in).toBe(600);
+    const claims = decodeJwt(body.access_token);
+    expect(claims.exp! - claims.iat!).toBe(600);
+  });
+
   it("refuses Basic and body credentials together: 400 invalid_request", async () => {
     const app = await createApplication();
     const sa = await createServiceAccount(app.id);
