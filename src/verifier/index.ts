@@ -1,5 +1,6 @@
 // edge-auth/verifier: verifies this service's access tokens in a downstream API. Runs on Workers,
-// Node 22.18+ (type stripping), Deno and Bun; depends on jose only (WebCrypto, fetch, AbortSignal).
+// Node 20+, Deno and Bun, as the ES modules compiled into dist/verifier (tsconfig.verifier.json);
+// depends on jose only (WebCrypto, fetch, AbortSignal).
 //
 // Same strictness as the service's own check (src/crypto/access-token.ts): RS256 only, header
 // `typ` at+jwt (or application/at+jwt), a `kid` looked up only in the JWKS at `jwksUrl` (jku, x5u

@@ -1,12 +1,13 @@
 // edge-auth/verifier's organization permissions against the running service: requirePermission
 // ("invoices:read") passes an org-scoped token whose org_permissions hold it, and refuses (403
 // insufficient_permission) tokens without it, tokens of no organization, another organization when
-// pinned, and org_permissions without org_id (never honoured), even when correctly signed.
+// pinned, and org_permissions without org_id (never honoured), even when correctly signed. The
+// source is imported; the compiled package, by its name, is test/node/verifier-node.test.ts.
 import { Hono } from "hono";
 import { importPKCS8, SignJWT } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
-import { createVerifier, hasPermission, VerifierError, type Verifier } from "edge-auth/verifier";
-import { requirePermission, type AuthEnv } from "edge-auth/verifier/hono";
+import { createVerifier, hasPermission, VerifierError, type Verifier } from "../../src/verifier/index";
+import { requirePermission, type AuthEnv } from "../../src/verifier/hono";
 import { applicationWithKey, resetAdmin } from "../helpers/app-registry";
 import { BASE, call, json, testKeys, workerFetch } from "../helpers/http";
 import { createOrganization, defineRole, member, setRoles } from "../helpers/organizations";

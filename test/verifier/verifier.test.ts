@@ -2,12 +2,14 @@
 // the JWKS it caches is the one the service serves (under other key bindings through callWithEnv
 // for the rotation cases), and user tokens come from POST /auth/login. Every JWKS request is
 // counted by the fetch wrapper, so caching and the unknown-kid rate limit are asserted, not assumed.
+// The source is imported (so an edit is tested without a rebuild); the compiled package, by its
+// name, is test/node/verifier-node.test.ts.
 import { env } from "cloudflare:workers";
 import { Hono } from "hono";
 import { base64url, decodeJwt, decodeProtectedHeader, exportJWK, exportSPKI, generateKeyPair, importJWK, importPKCS8, SignJWT, type JWTPayload } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
-import { createVerifier, VerifierError, type Verifier, type VerifierErrorCode, type VerifierOptions } from "edge-auth/verifier";
-import { requireAuth, type AuthEnv } from "edge-auth/verifier/hono";
+import { createVerifier, VerifierError, type Verifier, type VerifierErrorCode, type VerifierOptions } from "../../src/verifier/index";
+import { requireAuth, type AuthEnv } from "../../src/verifier/hono";
 import { BASE, callWithEnv, json, testKeys, workerFetch } from "../helpers/http";
 import { createUser, type TestUser } from "../helpers/users";
 
