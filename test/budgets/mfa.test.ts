@@ -4,23 +4,14 @@
 // the session (2 SQL). A wrong code puts the challenge back (Redis 2) and counts the failure
 // against the account after the response (Redis 3) with its audit row (SQL 1).
 import { describe, expect, it } from "vitest";
-import { resetRoundTrips, roundTrips, settle } from "../helpers/stack";
+import { countRoundTrips } from "../helpers/stack";
 import { challenge, code, createMfaUser, stepNow, verify } from "../routes/mfa/support";
-
-async function counted(fn: () => Promise<Response>, expectStatus: number): Promise<{ sql: number; redis: number }> {
-  await settle();
-  await resetRoundTrips();
-  const res = await fn();
-  expect(res.status, await res.clone().text()).toBe(expectStatus);
-  await settle();
-  return roundTrips();
-}
 
 describe("MFA verify round trips", () => {
   it("TOTP: at most 2 SQL and 2 Redis", async () => {
     const u = await createMfaUser();
     const token = await challenge(u);
-    const rt = await counted(async () => verify(token, "totp", await code(u.secret, stepNow())), 200);
+    const { rt } = await countRoundTrips(async () => verify(token, "totp", await code(u.secret, stepNow())), 200);
     expect(rt.sql).toBeLessThanOrEqual(2);
     expect(rt.redis).toBeLessThanOrEqual(2);
   });
@@ -28,7 +19,7 @@ describe("MFA verify round trips", () => {
   it("recovery code with rememberDevice: at most 2 SQL and 2 Redis", async () => {
     const u = await createMfaUser();
     const token = await challenge(u);
-    const rt = await counted(() => verify(token, "recovery_code", u.recoveryCodes[0], { rememberDevice: true }), 200);
+    const { rt } = await countRoundTrips(() => verify(token, "recovery_code", u.recoveryCodes[0], { rememberDevice: true }), 200);
     expect(rt.sql).toBeLessThanOrEqual(2);
     expect(rt.redis).toBeLessThanOrEqual(2);
   });
@@ -37,7 +28,7 @@ describe("MFA verify round trips", () => {
     const u = await createMfaUser();
     const token = await challenge(u);
     const right = await code(u.secret, stepNow());
-    const rt = await counted(() => verify(token, "totp", right === "000000" ? "111111" : "000000"), 401);
+    const { rt } = await countRoundTrips(() => verify(token, "totp", right === "000000" ? "111111" : "000000"), 401);
     expect(rt.sql).toBeLessThanOrEqual(1);
     expect(rt.redis).toBeLessThanOrEqual(3);
   });

@@ -6,18 +6,9 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { resetAdmin } from "../helpers/app-registry";
 import { call } from "../helpers/http";
 import { createOrganization, member, memberWith } from "../helpers/organizations";
-import { resetRoundTrips, roundTrips, settle } from "../helpers/stack";
+import { countRoundTrips } from "../helpers/stack";
 
 beforeAll(() => resetAdmin());
-
-async function counted(fn: () => Promise<Response>, expectStatus: number): Promise<{ sql: number; redis: number; res: Response }> {
-  await settle();
-  await resetRoundTrips();
-  const res = await fn();
-  expect(res.status).toBe(expectStatus);
-  await settle();
-  return { ...(await roundTrips()), res };
-}
 
 function sequentialWaits(res: Response): number {
   const m = /path;dur=[\d.]+;desc="(\d+) sequential waits"/.exec(res.headers.get("server-timing") ?? "");
@@ -32,11 +23,11 @@ describe("organization budgets", () => {
     const m = await memberWith(org.id, ["member"]);
     const mint = () => call(`/auth/organizations/${org.id}/token`, { method: "POST", headers: m.headers });
     await mint();
-    const rt = await counted(mint, 200);
+    const { res, rt } = await countRoundTrips(mint, 200);
     expect(rt.sql).toBeLessThanOrEqual(2);
     expect(rt.redis).toBeLessThanOrEqual(1);
     expect(rt.sql).toBe(1);
-    expect(sequentialWaits(rt.res)).toBe(1);
+    expect(sequentialWaits(res)).toBe(1);
   });
 
   it("a permission check: 1 SQL (GET of the organization), and 1 more for a route's own read or write", async () => {
@@ -44,17 +35,17 @@ describe("organization budgets", () => {
     const org = await createOrganization(owner);
     const viewer = await memberWith(org.id, ["viewer"]);
     await call(`/auth/organizations/${org.id}`, { headers: viewer.headers });
-    const get = await counted(() => call(`/auth/organizations/${org.id}`, { headers: viewer.headers }), 200);
-    expect({ sql: get.sql, redis: get.redis }).toEqual({ sql: 1, redis: 1 });
+    const get = await countRoundTrips(() => call(`/auth/organizations/${org.id}`, { headers: viewer.headers }), 200);
+    expect(get.rt).toEqual({ sql: 1, redis: 1 });
     expect(sequentialWaits(get.res)).toBe(1);
     // Refused: the check alone.
-    const refused = await counted(() => call(`/auth/organizations/${org.id}/members`, { headers: viewer.headers }), 403);
-    expect(refused.sql).toBe(1);
-    const list = await counted(() => call(`/auth/organizations/${org.id}/members`, { headers: owner.headers }), 200);
-    expect(list.sql).toBe(2);
-    expect(list.redis).toBeLessThanOrEqual(1);
-    const patch = await counted(() => call(`/auth/organizations/${org.id}`, { method: "PATCH", json: { name: "Budget" }, headers: owner.headers }), 200);
-    expect(patch.sql).toBe(2);
-    expect(patch.redis).toBeLessThanOrEqual(1);
+    const refused = await countRoundTrips(() => call(`/auth/organizations/${org.id}/members`, { headers: viewer.headers }), 403);
+    expect(refused.rt.sql).toBe(1);
+    const list = await countRoundTrips(() => call(`/auth/organizations/${org.id}/members`, { headers: owner.headers }), 200);
+    expect(list.rt.sql).toBe(2);
+    expect(list.rt.redis).toBeLessThanOrEqual(1);
+    const patch = await countRoundTrips(() => call(`/auth/organizations/${org.id}`, { method: "PATCH", json: { name: "Budget" }, headers: owner.headers }), 200);
+    expect(patch.rt.sql).toBe(2);
+    expect(patch.rt.redis).toBeLessThanOrEqual(1);
   });
 });

@@ -3,26 +3,17 @@
 // passkeys) and 1 Redis. Verify: 1 Redis (the challenge taken once) and 3 SQL in sequence: the
 // credential, the counter compare-and-set with passkey.used, and the session (startSessionForProvenUser).
 import { describe, expect, it } from "vitest";
-import { resetRoundTrips, roundTrips, settle } from "../helpers/stack";
+import { countRoundTrips } from "../helpers/stack";
 import { loginOptions, loginVerify, registerPasskey, signedInUser } from "../routes/passkeys/support";
 import { call } from "../helpers/http";
-
-async function counted(fn: () => Promise<Response>, expectStatus: number): Promise<{ sql: number; redis: number }> {
-  await settle();
-  await resetRoundTrips();
-  const res = await fn();
-  expect(res.status, await res.clone().text()).toBe(expectStatus);
-  await settle();
-  return roundTrips();
-}
 
 describe("passkey sign-in round trips", () => {
   it("options: 0 SQL and 1 Redis without an email, 1 SQL and 1 Redis with one", async () => {
     const u = await signedInUser();
     await registerPasskey(u);
-    const bare = await counted(() => call("/auth/passkeys/login/options", { json: {} }), 200);
+    const { rt: bare } = await countRoundTrips(() => call("/auth/passkeys/login/options", { json: {} }), 200);
     expect(bare).toEqual({ sql: 0, redis: 1 });
-    const withEmail = await counted(() => call("/auth/passkeys/login/options", { json: { email: u.email } }), 200);
+    const { rt: withEmail } = await countRoundTrips(() => call("/auth/passkeys/login/options", { json: { email: u.email } }), 200);
     expect(withEmail).toEqual({ sql: 1, redis: 1 });
   });
 
@@ -31,7 +22,7 @@ describe("passkey sign-in round trips", () => {
     await registerPasskey(u);
     const { options, challengeId } = await loginOptions();
     const response = await u.auth.get(options);
-    const rt = await counted(() => loginVerify(challengeId, response), 200);
+    const { rt } = await countRoundTrips(() => loginVerify(challengeId, response), 200);
     expect(rt.redis).toBe(1);
     expect(rt.sql).toBeLessThanOrEqual(3);
   });

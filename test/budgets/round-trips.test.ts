@@ -2,18 +2,8 @@
 // (what the Worker's drivers actually sent), in steady state (scripts loaded, keys built).
 import { describe, expect, it } from "vitest";
 import { call } from "../helpers/http";
-import { resetRoundTrips, roundTrips, settle } from "../helpers/stack";
+import { countRoundTrips } from "../helpers/stack";
 import { bearer, createUser, login } from "../helpers/users";
-
-/** The round trips of one request as the endpoints count them, its deferred work (after the response) included. */
-async function counted(fn: () => Promise<Response>, expectStatus: number): Promise<{ sql: number; redis: number }> {
-  await settle();
-  await resetRoundTrips();
-  const res = await fn();
-  expect(res.status).toBe(expectStatus);
-  await settle();
-  return roundTrips();
-}
 
 /** The Worker's own count of sequential waits on the origin for one response (Server-Timing `path`). */
 function sequentialWaits(res: Response): number {
@@ -58,26 +48,26 @@ describe("critical path (sequential waits on the origin; parallel round trips co
 describe("round-trip budgets", () => {
   it("JWKS: 0 SQL, 0 Redis", async () => {
     await call("/.well-known/jwks.json");
-    expect(await counted(() => call("/.well-known/jwks.json"), 200)).toEqual({ sql: 0, redis: 0 });
+    expect((await countRoundTrips(() => call("/.well-known/jwks.json"), 200)).rt).toEqual({ sql: 0, redis: 0 });
   });
 
   it("login: 2 SQL (the sign-in statement, and its audit and last-login write after the response) and 1 Redis", async () => {
     const user = await createUser();
     await login(user, { "cf-connecting-ip": "192.0.2.10" }); // warms the rate-limit scripts
-    const rt = await counted(() => call("/auth/login", { json: { email: user.email, password: user.password }, headers: { "cf-connecting-ip": "192.0.2.10" } }), 200);
+    const { rt } = await countRoundTrips(() => call("/auth/login", { json: { email: user.email, password: user.password }, headers: { "cf-connecting-ip": "192.0.2.10" } }), 200);
     expect(rt).toEqual({ sql: 2, redis: 1 });
   });
 
   it("refresh: 1 SQL, no more than 1 Redis", async () => {
     const s = await login(await createUser(), { "cf-connecting-ip": "192.0.2.11" });
-    const rt = await counted(() => call("/auth/refresh", { json: { refreshToken: s.refreshToken } }), 200);
+    const { rt } = await countRoundTrips(() => call("/auth/refresh", { json: { refreshToken: s.refreshToken } }), 200);
     expect(rt.sql).toBe(1);
     expect(rt.redis).toBeLessThanOrEqual(1);
   });
 
   it("/auth/me: 1 SQL, at most 1 Redis", async () => {
     const s = await login(await createUser(), { "cf-connecting-ip": "192.0.2.12" });
-    const rt = await counted(() => call("/auth/me", { headers: bearer(s.accessToken) }), 200);
+    const { rt } = await countRoundTrips(() => call("/auth/me", { headers: bearer(s.accessToken) }), 200);
     expect(rt.sql).toBe(1);
     expect(rt.redis).toBeLessThanOrEqual(1);
   });
@@ -85,7 +75,7 @@ describe("round-trip budgets", () => {
   it("Bearer check on an admin route: at most 1 SQL and 1 Redis (plus the route's own query)", async () => {
     const admin = await createUser({ globalRole: "PLATFORM_ADMIN" });
     const s = await login(admin, { "cf-connecting-ip": "192.0.2.13" });
-    const rt = await counted(() => call("/internal/users?limit=5", { headers: bearer(s.accessToken) }), 200);
+    const { rt } = await countRoundTrips(() => call("/internal/users?limit=5", { headers: bearer(s.accessToken) }), 200);
     // One statement for the staff check and one for the listing.
     expect(rt.sql).toBeLessThanOrEqual(2);
     expect(rt.redis).toBeLessThanOrEqual(1);
@@ -113,12 +103,7 @@ describe("round-trip budgets", () => {
       ["unknown route", () => call("/no/such/route"), 404],
     ];
     for (const [name, send, status] of cases) {
-      await settle();
-      await resetRoundTrips();
-      const res = await send();
-      expect(res.status, name).toBe(status);
-      await settle();
-      const counted = await roundTrips();
+      const { res, rt: counted } = await countRoundTrips(send, status, { label: name });
       const later = deferred[name] ?? { sql: 0, redis: 0 };
       expect(reported(res), name).toEqual({ sql: counted.sql - later.sql, redis: counted.redis - later.redis });
     }

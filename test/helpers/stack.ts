@@ -1,6 +1,8 @@
 // Test access to the local stack's control routes: wipe data, read round-trip counters, and
-// inject faults into the real endpoints (down, erroring, slow) instead of stubbing drivers.
+// inject faults into the real endpoints (down, erroring, slow) instead of stubbing drivers; and
+// countRoundTrips, the round trips of one request as the budget tests count them.
 import { env } from "cloudflare:workers";
+import { expect } from "vitest";
 
 type Endpoint = "sql" | "redis";
 
@@ -107,4 +109,34 @@ export async function settle(quietMs = 80, timeoutMs = 10_000): Promise<void> {
     last = now;
     if (Date.now() > deadline) throw new Error(`deferred work still running after ${timeoutMs} ms`);
   }
+}
+
+export interface CountOptions {
+  /** Wait for work deferred by earlier requests before counting (it is not this request's). Default true. */
+  settleBefore?: boolean;
+  /** Count this request's own deferred work (after the response) too: wait for it before reading the counters. Default true. */
+  countDeferred?: boolean;
+  /** Names the case in the status assertion's message (next to the response body). */
+  label?: string;
+}
+
+/**
+ * The round trips one request costs, as the local endpoints count them: settles earlier requests'
+ * deferred work, resets the counters, sends, checks the status (when `expectStatus` is given),
+ * waits for this request's own deferred work, and reads the counters.
+ */
+export async function countRoundTrips(
+  fn: () => Promise<Response>,
+  expectStatus?: number,
+  { settleBefore = true, countDeferred = true, label }: CountOptions = {},
+): Promise<{ res: Response; rt: { sql: number; redis: number } }> {
+  if (settleBefore) await settle();
+  await resetRoundTrips();
+  const res = await fn();
+  if (expectStatus !== undefined) {
+    const body = await res.clone().text();
+    expect(res.status, label ? `${label}: ${body}` : body).toBe(expectStatus);
+  }
+  if (countDeferred) await settle();
+  return { res, rt: await roundTrips() };
 }
