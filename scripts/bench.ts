@@ -20,7 +20,7 @@
 // the origin, and with added latency their time in round-trip times). --compare-runtimes instead
 // measures /health, refresh and /auth/me under both runtimes, side by side.
 import { execFileSync, fork } from "node:child_process";
-import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { createHmac, generateKeyPairSync, randomBytes } from "node:crypto";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
@@ -38,8 +38,11 @@ const USAGE = `usage: npm run bench [-- options]
 
 Starts a fresh local stack and the Worker (or targets --url), seeds its own users, and measures
 /health, the JWKS, login (right password, wrong password, unknown email), refresh, /auth/me,
-GET /internal/users and logout: req/s, p50/p95/p99, SQL and Redis round trips per request, and
-the critical path (sequential waits on the origin, from the Worker's Server-Timing).
+GET /internal/users, the machine-to-machine routes and logout: req/s, p50/p95/p99, SQL and Redis
+round trips per request, and the critical path (sequential waits on the origin, from the Worker's
+Server-Timing). The seeded rows (mfa_verify with a recovery code, email_code_verify,
+redirect_exchange) use up one artefact per request, made before the row: at most 50 measured
+and 5 warm-up requests each.
 
   --runtime R          miniflare (default): the Worker bundled as wrangler bundles it and served
                        by Miniflare's API directly, so the floor is workerd's; wrangler: under
@@ -48,8 +51,8 @@ the critical path (sequential waits on the origin, from the Worker's Server-Timi
                        and at concurrency 1, and print both floors side by side (nothing else)
 
   --concurrency N      requests in flight per operation (default 8)
-  --requests N         measured requests per operation (default 200)
-  --warmup N           unmeasured requests before each operation (default 10)
+  --requests N         measured requests per operation (default 200; the seeded rows at most 50)
+  --warmup N           unmeasured requests before each operation (default 10; the seeded rows at most 5)
   --samples N          rounds of the interleaved ratio pass at concurrency 1 (default 40)
   --sql-latency MS     edge simulation: delay added to every SQL round trip at the endpoint
   --redis-latency MS   edge simulation: delay added to every Redis round trip at the endpoint
@@ -73,6 +76,17 @@ const PASSWORD = "bench-Tractor-61-orbit";
 const WRONG_PASSWORD = "not-the-Tractor-61-orbit";
 /** Login limits of the bench's own Worker: high enough that no measured request is limited. */
 const BENCH_LIMITS = { RATE_LIMIT_LOGIN_PER_IP: "1000000/1m", RATE_LIMIT_LOGIN_FAILURES_PER_EMAIL: "1000000/15m" };
+/** The bench's own Worker only: magic links and email codes for the seeded pools, never limited. */
+const BENCH_EMAIL_LIMITS = { RATE_LIMIT_EMAIL_LINK_PER_EMAIL: "1000000/15m", RATE_LIMIT_EMAIL_LINK_PER_IP: "1000000/15m" };
+/**
+ * Rows whose every request uses up a single-use artefact (an MFA challenge and a recovery code, an
+ * email code, a redirect code) measure at most this many requests (and at most SEEDED_WARMUP_CAP
+ * warm-up ones): each needs one seeded before the row, an MFA one a password sign-in (an Argon2id hash).
+ */
+const SEEDED_REQUESTS_CAP = 50;
+const SEEDED_WARMUP_CAP = 5;
+/** The redirect URI registered on the bench's application (never fetched: the code is read from the 303). */
+const BENCH_REDIRECT_URI = "https://bench.example.com/callback";
 
 // ---- arguments -----------------------------------------------------------------------------------
 
@@ -316,7 +330,9 @@ function launchApiWorker(stack: StackReady, runtime: Runtime): Promise<string> {
         JWT_SIGNING_KEY_PEM: signingKeyPem,
         JWT_KID: `bench-${RUN_ID}`,
         ...BENCH_LIMITS,
-        EMAIL_ENABLED: "false",
+        ...BENCH_EMAIL_LIMITS,
+        // No SES settings outside production: mail goes to the Redis development outbox, where the
+        // bench reads the email codes and magic links of its seeded pools.
       },
       stack.workerVars,
     ),
@@ -346,6 +362,39 @@ interface OpSpec {
   label: string;
   expectedStatus: number;
   request: (lane: number, i: number) => Promise<Sample>;
+  /** Single-use artefacts: called with the number of requests (warm-up and measured) before the row, unmeasured. */
+  seed?: (count: number) => Promise<void>;
+  /** Caps on this row's measured and warm-up requests (the seeded rows). */
+  maxRequests?: number;
+  maxWarmup?: number;
+}
+
+/** RFC 6238 TOTP (HMAC-SHA-1, 6 digits, 30 s steps) of a base32 secret, for the seeded MFA users. */
+function totp(secret: string, step = Math.floor(Date.now() / 30_000)): string {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  const bits = [...secret.replace(/=+$/, "").toUpperCase()].map((c) => alphabet.indexOf(c).toString(2).padStart(5, "0")).join("");
+  const key = Buffer.from(Array.from({ length: Math.floor(bits.length / 8) }, (_, i) => parseInt(bits.slice(i * 8, i * 8 + 8), 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(step));
+  const mac = createHmac("sha1", key).update(counter).digest();
+  const o = mac[19] & 15;
+  const n = ((mac[o] & 127) << 24) | (mac[o + 1] << 16) | (mac[o + 2] << 8) | mac[o + 3];
+  return String(n % 1_000_000).padStart(6, "0");
+}
+
+/** `count` calls of `fn`, at most `concurrency` at a time, results in order. */
+async function inParallel<T>(count: number, concurrency: number, fn: (i: number) => Promise<T>): Promise<T[]> {
+  const out: T[] = new Array(count);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, count) }, async () => {
+      while (next < count) {
+        const i = next++;
+        out[i] = await fn(i);
+      }
+    }),
+  );
+  return out;
 }
 
 async function main(): Promise<number> {
@@ -358,6 +407,8 @@ async function main(): Promise<number> {
   let sqlControl: string | null;
   let redisControl: string | null;
   let backends: string;
+  /** The Redis endpoint's token (own stack only): the seeded email rows read the development outbox with it. */
+  let outboxToken: string | null = null;
 
   if (options.url) {
     apiUrl = options.url;
@@ -396,6 +447,7 @@ async function main(): Promise<number> {
     sqlControl = stack.sqlUrl;
     redisControl = stack.redisUrl;
     backends = stack.describe;
+    outboxToken = stack.workerVars.UPSTASH_REDIS_REST_TOKEN;
     [apiUrl, argon2Url] = await Promise.all([launchApiWorker(stack, options.runtime), launchArgon2Worker(options.runtime)]);
     runtimeUrls[options.runtime] = apiUrl;
     progress(`Worker ${apiUrl}, Argon2id Worker ${argon2Url}; ${backends}`);
@@ -588,6 +640,202 @@ async function main(): Promise<number> {
     },
   ];
 
+  // ---- seeded rows: every request uses up a single-use artefact, made before the row ----
+  // Users for them are inserted through the SQL endpoint with one hash of PASSWORD (as the three above).
+  const seedHash = await hashPasswordPhc(PASSWORD, argon2Params);
+  let seededUsers = 0;
+  async function seedUsers(kind: string, count: number, verified: boolean): Promise<string[]> {
+    return inParallel(count, 4, async () => {
+      const email = `bench-${runId}-${kind}-${++seededUsers}@example.com`;
+      const id = await insertApprovedUser(query, { email, passwordHash: seedHash, fullName: `Bench ${kind}`, globalRole: "NONE", createdBy: { actorLabel: "cli:bench", via: "bench" } });
+      if (!id) throw new Error(`seeding: ${email} already exists`);
+      if (verified) await query("update users set email_verified = true where id = $1::uuid", [id]);
+      return email;
+    });
+  }
+  const seedFail = (what: string, r: { status: number; error?: string; body: string }): never => {
+    throw new Error(`seeding: ${what} answered ${r.status || r.error}: ${r.body.slice(0, 300)}`);
+  };
+
+  // 1. MFA verify with a recovery code: users with TOTP enrolled through the API (setup, then enable
+  // with a code computed here, which answers the ten recovery codes), then per request a password
+  // sign-in answering mfaRequired: (its mfaToken, one unused recovery code).
+  const mfaPool: { mfaToken: string; code: string }[] = [];
+  const mfaCodes: { email: string; code: string }[] = [];
+  async function seedMfa(count: number): Promise<void> {
+    const users = await seedUsers("mfa", Math.max(0, Math.ceil((count - mfaCodes.length) / 10)), false);
+    for (const email of users) {
+      const session = await signIn(email);
+      const setup = await timedFetch(api("/auth/mfa/totp/setup"), post({}, { authorization: `Bearer ${session.accessToken}` }));
+      const secret: string | undefined = dataOf(setup.body)?.secret;
+      if (setup.status !== 200 || !secret) seedFail("TOTP setup", setup);
+      const enable = await timedFetch(api("/auth/mfa/totp/enable"), post({ code: totp(secret!) }, { authorization: `Bearer ${session.accessToken}` }));
+      const codes: unknown = dataOf(enable.body)?.recoveryCodes;
+      if (enable.status !== 200 || !Array.isArray(codes) || codes.length === 0) seedFail("TOTP enable", enable);
+      for (const code of codes as string[]) mfaCodes.push({ email, code });
+    }
+    const taken = mfaCodes.splice(0, count);
+    const challenges = await inParallel(taken.length, options.concurrency, async (i) => {
+      const r = await timedFetch(api("/auth/login"), post({ email: taken[i].email, password: PASSWORD }));
+      const data = dataOf(r.body);
+      if (r.status !== 200 || data?.mfaRequired !== true || !data.mfaToken) seedFail("MFA sign-in", r);
+      return { mfaToken: String(data.mfaToken), code: taken[i].code };
+    });
+    mfaPool.push(...challenges);
+  }
+
+  // 2 and 3. Email codes and magic links: requested for seeded users (one artefact per user: a new
+  // code replaces the last) and read back from the development outbox in the stack's Redis.
+  async function readOutbox(): Promise<{ kind: string; to: string; subject: string; text: string }[]> {
+    const res = await fetch(`${redisControl}/`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${outboxToken}`, "content-type": "application/json" },
+      body: JSON.stringify(["ZRANGE", "dev:outbox", "0", "-1"]),
+      signal: AbortSignal.timeout(5_000),
+    });
+    if (!res.ok) throw new Error(`seeding: reading the outbox answered ${res.status}: ${await res.text()}`);
+    const members = ((await res.json()) as { result: unknown[] }).result ?? [];
+    return members.flatMap((m) => {
+      try {
+        return [typeof m === "string" ? JSON.parse(m) : m];
+      } catch {
+        return [];
+      }
+    });
+  }
+  /** Sends one request per address (in batches the outbox's 200 newest messages can hold) and reads what each got. */
+  async function mailed(emails: string[], kind: string, send: (email: string) => Promise<void>, extract: (m: { subject: string; text: string }) => string | undefined): Promise<string[]> {
+    const found = new Map<string, string>();
+    for (let start = 0; start < emails.length; start += 50) {
+      const batch = emails.slice(start, start + 50);
+      await inParallel(batch.length, 4, (i) => send(batch[i]));
+      const deadline = Date.now() + 10_000;
+      while (batch.some((e) => !found.has(e))) {
+        for (const m of await readOutbox()) {
+          const value = m.kind === kind ? extract(m) : undefined;
+          if (value && batch.includes(m.to)) found.set(m.to, value);
+        }
+        if (batch.every((e) => found.has(e))) break;
+        if (Date.now() > deadline) throw new Error(`seeding: ${batch.filter((e) => !found.has(e)).length} ${kind} message(s) missing from the outbox after 10 s`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    return emails.map((e) => found.get(e)!);
+  }
+
+  const codePool: { email: string; code: string }[] = [];
+  async function seedEmailCodes(count: number): Promise<void> {
+    // Verified addresses: the common case, 1 SQL (the session) after the consume.
+    const users = await seedUsers("code", count, true);
+    const codes = await mailed(
+      users,
+      "email_otp",
+      async (email) => {
+        const r = await timedFetch(api("/auth/email-otp/request"), post({ email }));
+        if (r.status !== 202) seedFail("email code request", r);
+      },
+      (m) => /sign-in code is (\d{6})/.exec(m.subject)?.[1],
+    );
+    codePool.push(...users.map((email, i) => ({ email, code: codes[i] })));
+  }
+
+  // 3. Redirect codes: an application with the bench's redirect URI and an API key (staff API, as
+  // for the service account); per request a magic link requested for it, its form post (the CSRF
+  // pair is the page's cookie and field, any equal values) answering 303 to the redirect URI with
+  // the one-time code. Codes live 60 s: the pool is made right before the row.
+  let benchApp: { id: string; key: string } | null = null;
+  const redirectPool: string[] = [];
+  async function seedRedirectCodes(count: number): Promise<void> {
+    if (!benchApp) {
+      const created = await timedFetch(
+        api("/internal/applications"),
+        asStaff({ name: `bench ${runId}`, slug: `bench-${runId}`.toLowerCase(), type: "web", redirectUris: [BENCH_REDIRECT_URI] }),
+      );
+      const id: string | undefined = dataOf(created.body)?.id;
+      if (created.status !== 201 || !id) seedFail("application", created);
+      const keyed = await timedFetch(api(`/internal/applications/${id}/api-keys`), asStaff({ name: "bench" }));
+      const key: string | undefined = dataOf(keyed.body)?.key;
+      if (keyed.status !== 201 || !key) seedFail("API key", keyed);
+      benchApp = { id: id!, key: key! };
+    }
+    const app = benchApp;
+    const users = await seedUsers("redirect", count, true);
+    const tokens = await mailed(
+      users,
+      "magic_link",
+      async (email) => {
+        const r = await timedFetch(api("/auth/magic-link/request"), post({ email, redirectUri: BENCH_REDIRECT_URI }, { "x-api-key": app.key }));
+        if (r.status !== 202) seedFail("magic link request", r);
+      },
+      (m) => /\/auth\/magic-link\/verify\?token=([A-Za-z0-9_-]+)/.exec(m.text)?.[1],
+    );
+    const codes = await inParallel(tokens.length, 4, async (i) => {
+      const csrf = randomBytes(16).toString("base64url");
+      const r = await timedFetch(api("/auth/magic-link/verify"), {
+        method: "POST",
+        redirect: "manual",
+        headers: { "content-type": "application/x-www-form-urlencoded", cookie: `magic_link_csrf=${csrf}` },
+        body: new URLSearchParams({ token: tokens[i], csrf }).toString(),
+      });
+      const location = r.headers?.get("location");
+      const code = location ? new URL(location).searchParams.get("code") : null;
+      if (r.status !== 303 || !code) seedFail("magic link form post", r);
+      return code!;
+    });
+    redirectPool.push(...codes);
+  }
+
+  const emptyPool: Sample = { ms: 0, status: 0, label: "pool empty", expected: false };
+  const hasAccessToken = (body: string) => (typeof dataOf(body)?.accessToken === "string" ? null : "no accessToken");
+  const seededOps: OpSpec[] = [
+    {
+      name: "mfa_verify",
+      label: "POST /auth/mfa/verify, recovery code",
+      expectedStatus: 200,
+      maxRequests: SEEDED_REQUESTS_CAP,
+      maxWarmup: SEEDED_WARMUP_CAP,
+      seed: seedMfa,
+      request: async () => {
+        const entry = mfaPool.pop();
+        if (!entry) return emptyPool;
+        return sampleOf(await timedFetch(api("/auth/mfa/verify"), post({ mfaToken: entry.mfaToken, factor: "recovery_code", code: entry.code })), 200, hasAccessToken);
+      },
+    },
+  ];
+  if (outboxToken && redisControl) {
+    seededOps.push(
+      {
+        name: "email_code_verify",
+        label: "POST /auth/email-otp/verify",
+        expectedStatus: 200,
+        maxRequests: SEEDED_REQUESTS_CAP,
+        maxWarmup: SEEDED_WARMUP_CAP,
+        seed: seedEmailCodes,
+        request: async () => {
+          const entry = codePool.pop();
+          if (!entry) return emptyPool;
+          return sampleOf(await timedFetch(api("/auth/email-otp/verify"), post({ email: entry.email, code: entry.code })), 200, hasAccessToken);
+        },
+      },
+      {
+        name: "redirect_exchange",
+        label: "POST /auth/redirect/exchange",
+        expectedStatus: 200,
+        maxRequests: SEEDED_REQUESTS_CAP,
+        maxWarmup: SEEDED_WARMUP_CAP,
+        seed: seedRedirectCodes,
+        request: async () => {
+          const code = redirectPool.pop();
+          if (!code) return emptyPool;
+          return sampleOf(await timedFetch(api("/auth/redirect/exchange"), post({ code }, { "x-api-key": benchApp!.key })), 200, hasAccessToken);
+        },
+      },
+    );
+  } else {
+    progress("email_code_verify and redirect_exchange: left out (--url: the outbox's Redis token and the email limits are the running Worker's)");
+  }
+  ops.splice(ops.findIndex((o) => o.name === "logout"), 0, ...seededOps);
+
   /** One table row: latency over the expected answers only; round trips from `roundTrips` when known. */
   function toResult(
     spec: OpSpec,
@@ -620,10 +868,17 @@ async function main(): Promise<number> {
 
   /** Warm-up, counters reset, the measured window at the bench's concurrency, counters read. */
   async function measure(spec: OpSpec, concurrency = options.concurrency): Promise<OpResult> {
-    progress(`${spec.name}: ${options.warmup} warm-up, ${options.requests} measured at concurrency ${concurrency}${options.compareRuntimes ? ` (${target})` : ""}`);
-    if (options.warmup > 0) await runLanes(options.warmup, concurrency, spec.request);
+    const requests = Math.min(options.requests, spec.maxRequests ?? Infinity);
+    const warmup = Math.min(options.warmup, spec.maxWarmup ?? Infinity);
+    if (spec.seed) {
+      const seeding = performance.now();
+      await spec.seed(warmup + requests);
+      progress(`${spec.name}: seeded ${warmup + requests} single-use artefacts in ${((performance.now() - seeding) / 1000).toFixed(1)} s`);
+    }
+    progress(`${spec.name}: ${warmup} warm-up, ${requests} measured at concurrency ${concurrency}${options.compareRuntimes ? ` (${target})` : ""}`);
+    if (warmup > 0) await runLanes(warmup, concurrency, spec.request);
     await Promise.all([sqlControl && control(sqlControl, "stats/reset", {}), redisControl && control(redisControl, "stats/reset", {})]);
-    const run = await runLanes(options.requests, concurrency, spec.request);
+    const run = await runLanes(requests, concurrency, spec.request);
     const [sqlStats, redisStats] = await Promise.all([sqlControl ? control(sqlControl, "stats") : null, redisControl ? control(redisControl, "stats") : null]);
     const n = run.samples.length;
     return toResult(spec, run.samples, run.wallMs, concurrency, {
