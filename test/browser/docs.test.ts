@@ -2,60 +2,29 @@
 // downloaded browser) loads the page from the Worker under `wrangler dev` with every request to
 // any other origin aborted, and must render the operations from /openapi.json with nothing
 // aborted, no CSP violation and no script error. Every request the page made is recorded.
-//
-// Without /usr/bin/chromium (or CHROMIUM_PATH) the test is skipped and says why; with
-// REQUIRE_BROWSER_TESTS=1 (as .ci/run sets) a missing browser is a failure instead.
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+// Setup, skipping without Chromium and the shared checks: ./support.ts.
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { chromium, type Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startLocalStack, type LocalStack } from "../../scripts/local-stack/index.ts";
-import { writeDevVars } from "../../scripts/dev-vars.ts";
-import { freePorts, localWorkerVars, startWranglerDev, type WranglerDev } from "../../scripts/local-worker.ts";
-
-const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
-const haveChromium = existsSync(CHROMIUM);
-const required = process.env.REQUIRE_BROWSER_TESTS === "1";
-const SKIP_REASON = `browser tests skipped: no Chromium at ${CHROMIUM} (install Debian's: apt-get install chromium; or set CHROMIUM_PATH)`;
-
-if (!haveChromium && !required) console.warn(SKIP_REASON);
+import { browserTestsEnabled, cspViolations, onlyOrigins, RECORD_CSP_VIOLATIONS, SCREENSHOTS, startBrowserWorker, type BrowserWorker } from "./support.ts";
 
 /** Where the screenshot of the rendered page goes (kept after the run, for a human to look at). */
-const SCREENSHOT = join(process.env.BROWSER_SCREENSHOT_DIR || join(tmpdir(), "edge-auth-browser"), "docs.png");
+const SCREENSHOT = join(SCREENSHOTS, "docs.png");
 
-describe.runIf(haveChromium || required)("/docs in Chromium, offline", () => {
-  let stack: LocalStack;
-  let worker: WranglerDev;
-  let browser: Browser;
-  const dir = mkdtempSync(join(tmpdir(), "edge-auth-browser-"));
+describe.runIf(browserTestsEnabled)("/docs in Chromium, offline", () => {
+  let env: BrowserWorker;
 
   beforeAll(async () => {
-    if (!haveChromium) throw new Error(`REQUIRE_BROWSER_TESTS=1 but there is no Chromium at ${CHROMIUM}`);
     // The embedded stack (nothing else needed: the page reads only /openapi.json).
-    stack = await startLocalStack({ finance: false });
-    const [port, inspectorPort] = await freePorts(2);
-    const envFile = join(dir, "vars.env");
-    writeDevVars(envFile, localWorkerVars({ APP_ENV: "development", EMAIL_ENABLED: "false" }, stack.workerVars), "# Written by test/browser/docs.test.ts\n");
-    worker = startWranglerDev({ port, inspectorPort, envFile, persistTo: join(dir, "state"), logLevel: "warn", stdio: ["ignore", "ignore", "inherit"] });
-    if (!(await worker.waitForReady("/health", 120_000))) throw new Error("the Worker did not start under wrangler dev");
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      // No sandbox (CI runs as root); nothing Chromium would fetch on its own behalf.
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    });
+    env = await startBrowserWorker("docs", { EMAIL_ENABLED: "false" });
   }, 180_000);
 
   afterAll(async () => {
-    await browser?.close();
-    await worker?.stop();
-    await stack?.close();
-    rmSync(dir, { recursive: true, force: true });
+    await env?.stop();
   }, 60_000);
 
   it("renders the operations with every request to the Worker and nothing aborted, blocked or broken", { timeout: 120_000 }, async () => {
-    const origin = new URL(worker.url).origin;
+    const { origin, browser } = env;
     const context = await browser.newContext({ serviceWorkers: "block" });
     const requests: { method: string; url: string; type: string; status?: number }[] = [];
     const aborted: string[] = [];
@@ -64,12 +33,7 @@ describe.runIf(haveChromium || required)("/docs in Chromium, offline", () => {
     const cspReports: string[] = [];
 
     // The network is the Worker's origin and nothing else.
-    await context.route("**/*", (route) => {
-      const url = route.request().url();
-      if (new URL(url).origin === origin) return route.continue();
-      aborted.push(url);
-      return route.abort("blockedbyclient");
-    });
+    await onlyOrigins(context, [origin], (url) => aborted.push(url));
     context.on("request", (r) => requests.push({ method: r.method(), url: r.url(), type: r.resourceType() }));
     context.on("response", (r) => {
       const entry = requests.find((q) => q.url === r.url() && q.status === undefined);
@@ -77,9 +41,7 @@ describe.runIf(haveChromium || required)("/docs in Chromium, offline", () => {
     });
     context.on("requestfailed", (r) => failed.push(`${r.url()}: ${r.failure()?.errorText}`));
     // Violations reported from inside the page (the init script runs outside the page's CSP).
-    await context.addInitScript({
-      content: `window.__csp = []; document.addEventListener("securitypolicyviolation", (e) => window.__csp.push(e.violatedDirective + " " + e.blockedURI));`,
-    });
+    await context.addInitScript(RECORD_CSP_VIOLATIONS);
 
     const page = await context.newPage();
     page.on("websocket", (ws) => aborted.push(`websocket ${ws.url()}`));
@@ -109,7 +71,7 @@ describe.runIf(haveChromium || required)("/docs in Chromium, offline", () => {
     await page.mouse.wheel(0, 100_000);
     await page.waitForTimeout(1_000);
     await page.waitForLoadState("networkidle");
-    const inPage = (await page.evaluate("window.__csp")) as string[];
+    const inPage = await cspViolations(page);
     await context.close();
 
     console.log(

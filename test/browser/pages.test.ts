@@ -10,33 +10,31 @@
 // TOTP set up on the account page and sign-in with password + TOTP (codes computed here); an
 // organization invitation opened from its email, signed in through ?next= and accepted. Refused:
 // a wrong CSRF token, a foreign Origin, an unregistered redirect URI.
-//
-// Without /usr/bin/chromium (or CHROMIUM_PATH) the test is skipped and says why; with
-// REQUIRE_BROWSER_TESTS=1 (as .ci/run sets) a missing browser is a failure instead.
+// Setup, skipping without Chromium and the shared checks: ./support.ts.
 import { createHmac, generateKeyPairSync } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { startLocalStack, type LocalStack } from "../../scripts/local-stack/index.ts";
-import { writeDevVars } from "../../scripts/dev-vars.ts";
-import { freePorts, localWorkerVars, startWranglerDev, type WranglerDev } from "../../scripts/local-worker.ts";
+import type { LocalStack } from "../../scripts/local-stack/index.ts";
 import { argon2ParamsFromEnv, hashPasswordPhc, insertApprovedUser, sqlEndpointQuery } from "../../scripts/seed-users.ts";
+import {
+  ARGON2,
+  axeViolations,
+  browserTestsEnabled,
+  cspViolations,
+  onlyOrigins,
+  PASSWORD,
+  RECORD_CSP_VIOLATIONS,
+  SCREENSHOTS,
+  startBrowserWorker,
+  VIEWPORTS,
+  watchForProblems,
+  type BrowserWorker,
+  type ViewportName,
+} from "./support.ts";
 
-const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
-const haveChromium = existsSync(CHROMIUM);
-const required = process.env.REQUIRE_BROWSER_TESTS === "1";
-const SKIP_REASON = `browser tests skipped: no Chromium at ${CHROMIUM} (install Debian's: apt-get install chromium; or set CHROMIUM_PATH)`;
-if (!haveChromium && !required) console.warn(SKIP_REASON);
-
-const SHOTS = join(process.env.BROWSER_SCREENSHOT_DIR || join(tmpdir(), "edge-auth-browser"), "pages");
-const AXE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
-const VIEWPORTS = { desktop: { width: 1280, height: 800 }, phone: { width: 360, height: 740 } } as const;
-type ViewportName = keyof typeof VIEWPORTS;
-const ARGON2 = { ARGON2_MEMORY: "1024", ARGON2_TIME: "1", ARGON2_PARALLELISM: "1" };
-const PASSWORD = "correct horse battery staple 1";
+const SHOTS = join(SCREENSHOTS, "pages");
 const CALLBACK = "http://127.0.0.1:9/callback";
 
 // ---- TOTP (RFC 6238, SHA-1, 6 digits, 30 s), computed here -------------------------------------
@@ -56,14 +54,13 @@ function totp(secret: string, at = Date.now()): string {
   return String((h.readUInt32BE(o) & 0x7fffffff) % 1_000_000).padStart(6, "0");
 }
 
-describe.runIf(haveChromium || required)("hosted pages in Chromium", () => {
+describe.runIf(browserTestsEnabled)("hosted pages in Chromium", () => {
+  let env: BrowserWorker;
   let stack: LocalStack;
-  let worker: WranglerDev;
   let browser: Browser;
   let origin: string;
   let adminToken: string;
   let app: { id: string; apiKey: string };
-  const dir = mkdtempSync(join(tmpdir(), "edge-auth-pages-"));
   const problems: string[] = [];
   const axeChecked = new Set<string>();
 
@@ -106,36 +103,28 @@ describe.runIf(haveChromium || required)("hosted pages in Chromium", () => {
   // ---- the browser -----------------------------------------------------------------------------
   async function newContext(viewport: ViewportName, locale = "en-GB"): Promise<BrowserContext> {
     const context = await browser.newContext({ viewport: VIEWPORTS[viewport], locale, serviceWorkers: "block" });
-    await context.route("**/*", (route) => {
-      const url = new URL(route.request().url());
-      if (url.origin === origin || url.origin === localOrigin()) return route.continue();
+    await onlyOrigins(
+      context,
+      [origin, localOrigin()],
+      (url) => problems.push(`request to another origin: ${url}`),
       // The registered redirect URI of the test application: answer it here.
-      if (url.origin === new URL(CALLBACK).origin) return route.fulfill({ status: 200, contentType: "text/html", body: "<!doctype html><title>callback</title><p>back at the application</p>" });
-      problems.push(`request to another origin: ${url}`);
-      return route.abort("blockedbyclient");
-    });
-    await context.addInitScript({ content: `window.__csp = []; document.addEventListener("securitypolicyviolation", (e) => window.__csp.push(e.violatedDirective + " " + e.blockedURI));` });
+      (url) => (url.origin === new URL(CALLBACK).origin ? { status: 200, contentType: "text/html", body: "<!doctype html><title>callback</title><p>back at the application</p>" } : undefined),
+    );
+    await context.addInitScript(RECORD_CSP_VIOLATIONS);
     context.on("page", (page) => watch(page));
     return context;
   }
   /** The Worker as http://localhost:<port>: an IP address cannot be a WebAuthn relying party id. */
-  const localOrigin = () => origin.replace("://127.0.0.1:", "://localhost:");
+  const localOrigin = () => env.localhostOrigin;
   let lastPage: Page | null = null;
   function watch(page: Page): void {
     lastPage = page;
-    page.on("pageerror", (e) => problems.push(`script error on ${page.url()}: ${e.message}`));
-    page.on("console", (m) => {
-      if (m.type() === "error" && !/status of 40[0-9]/.test(m.text())) problems.push(`console error on ${page.url()}: ${m.text()}`);
-    });
+    watchForProblems(page, problems);
   }
   /** axe-core on the page as it is (injected through the DevTools protocol: the page's CSP is untouched), plus its CSP reports. */
   async function check(page: Page, name: string, viewport: ViewportName): Promise<void> {
-    await page.evaluate(`${AXE}\n;undefined`);
-    const result = (await page.evaluate(`axe.run(document, { resultTypes: ["violations"] })`)) as { violations: { id: string; impact: string; help: string; nodes: { target: string[] }[] }[] };
-    const violations = result.violations.map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
-    expect(violations, `axe on ${name} (${viewport})`).toEqual([]);
-    const csp = (await page.evaluate("window.__csp")) as string[];
-    expect(csp, `CSP violations on ${name}`).toEqual([]);
+    expect(await axeViolations(page), `axe on ${name} (${viewport})`).toEqual([]);
+    expect(await cspViolations(page), `CSP violations on ${name}`).toEqual([]);
     mkdirSync(SHOTS, { recursive: true });
     await page.screenshot({ path: join(SHOTS, `${name}-${viewport}.png`), fullPage: true });
     axeChecked.add(`${name}-${viewport}`);
@@ -148,35 +137,16 @@ describe.runIf(haveChromium || required)("hosted pages in Chromium", () => {
   }
 
   beforeAll(async () => {
-    if (!haveChromium) throw new Error(`REQUIRE_BROWSER_TESTS=1 but there is no Chromium at ${CHROMIUM}`);
-    stack = await startLocalStack({ finance: false });
-    const [port, inspectorPort] = await freePorts(2);
-    const envFile = join(dir, "vars.env");
-    writeDevVars(
-      envFile,
-      localWorkerVars(
-        {
-          APP_ENV: "development",
-          PUBLIC_REGISTRATION_ENABLED: "true",
-          EMAIL_ENABLED: "true",
-          // A fixed signing key: an ephemeral one would differ between the Worker's isolates (and
-          // with it the refresh and CSRF keys derived from it).
-          JWT_SIGNING_KEY_PEM: generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs8", format: "pem" }).toString(),
-          JWT_KID: "pages-test",
-          ...ARGON2,
-        },
-        stack.workerVars,
-      ),
-      "# Written by test/browser/pages.test.ts\n",
-    );
-    worker = startWranglerDev({ port, inspectorPort, envFile, persistTo: join(dir, "state"), logLevel: "warn", stdio: ["ignore", "ignore", "inherit"] });
-    if (!(await worker.waitForReady("/health", 120_000))) throw new Error("the Worker did not start under wrangler dev");
-    origin = new URL(worker.url).origin;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    env = await startBrowserWorker("pages", {
+      PUBLIC_REGISTRATION_ENABLED: "true",
+      EMAIL_ENABLED: "true",
+      // A fixed signing key: an ephemeral one would differ between the Worker's isolates (and
+      // with it the refresh and CSRF keys derived from it).
+      JWT_SIGNING_KEY_PEM: generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs8", format: "pem" }).toString(),
+      JWT_KID: "pages-test",
+      ...ARGON2,
     });
+    ({ stack, browser, origin } = env);
     // A platform administrator (for approvals and the test application).
     const adminEmail = uniqueEmail("admin");
     await insertApprovedUser(sqlEndpointQuery(stack.sql.url), {
@@ -202,10 +172,7 @@ describe.runIf(haveChromium || required)("hosted pages in Chromium", () => {
   }, 240_000);
 
   afterAll(async () => {
-    await browser?.close();
-    await worker?.stop();
-    await stack?.close();
-    rmSync(dir, { recursive: true, force: true });
+    await env?.stop();
     console.log(`hosted pages: axe-core clean on ${axeChecked.size} page views; screenshots in ${SHOTS}`);
   }, 60_000);
 

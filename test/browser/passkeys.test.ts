@@ -6,62 +6,36 @@
 // signs in with it without an email (discoverable credential), and the answer is checked: tokens
 // for that user with amr ["hwk","user"]; the passkey is listed with its flags. Nothing leaves the
 // Worker's origin. The RP id and origin are the development defaults (the request's own).
-//
-// Without /usr/bin/chromium (or CHROMIUM_PATH) the test is skipped and says why; with
-// REQUIRE_BROWSER_TESTS=1 (as .ci/run sets) a missing browser is a failure instead.
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+// Setup, skipping without Chromium and the shared checks: ./support.ts.
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { chromium, type Browser } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WEBAUTHN_JS } from "../../src/pages-assets/webauthn.js";
-import { startLocalStack, type LocalStack } from "../../scripts/local-stack/index.ts";
-import { writeDevVars } from "../../scripts/dev-vars.ts";
-import { freePorts, localWorkerVars, startWranglerDev, type WranglerDev } from "../../scripts/local-worker.ts";
+import type { LocalStack } from "../../scripts/local-stack/index.ts";
 import { argon2ParamsFromEnv, hashPasswordPhc, insertApprovedUser, sqlEndpointQuery } from "../../scripts/seed-users.ts";
+import { ARGON2, browserTestsEnabled, onlyOrigins, PASSWORD, SCREENSHOTS, startBrowserWorker, type BrowserWorker } from "./support.ts";
 
-const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
-const haveChromium = existsSync(CHROMIUM);
-const required = process.env.REQUIRE_BROWSER_TESTS === "1";
-const SKIP_REASON = `browser tests skipped: no Chromium at ${CHROMIUM} (install Debian's: apt-get install chromium; or set CHROMIUM_PATH)`;
-if (!haveChromium && !required) console.warn(SKIP_REASON);
-
-const SCREENSHOT = join(process.env.BROWSER_SCREENSHOT_DIR || join(tmpdir(), "edge-auth-browser"), "passkeys.png");
-const ARGON2 = { ARGON2_MEMORY: "1024", ARGON2_TIME: "1", ARGON2_PARALLELISM: "1" };
-const PASSWORD = "correct horse battery staple 1";
+const SCREENSHOT = join(SCREENSHOTS, "passkeys.png");
 
 /** The browser module as a script the page can evaluate (through the DevTools protocol: the page's CSP is untouched). */
 const MODULE_AS_SCRIPT = `window.webauthn = (() => {\n${WEBAUTHN_JS.replace(/^export /gm, "")}\nreturn { b64urlToBuf, bufToB64url, supported, conditionalMediationAvailable, createPasskey, getPasskey, postJSON };\n})();\nundefined`;
 
-describe.runIf(haveChromium || required)("passkeys in Chromium with a virtual authenticator", () => {
+describe.runIf(browserTestsEnabled)("passkeys in Chromium with a virtual authenticator", () => {
+  let env: BrowserWorker;
   let stack: LocalStack;
-  let worker: WranglerDev;
   let browser: Browser;
   let origin: string;
-  const dir = mkdtempSync(join(tmpdir(), "edge-auth-passkeys-"));
 
   beforeAll(async () => {
-    if (!haveChromium) throw new Error(`REQUIRE_BROWSER_TESTS=1 but there is no Chromium at ${CHROMIUM}`);
-    stack = await startLocalStack({ finance: false });
-    const [port, inspectorPort] = await freePorts(2);
-    const envFile = join(dir, "vars.env");
-    writeDevVars(envFile, localWorkerVars({ APP_ENV: "development", EMAIL_ENABLED: "false", ...ARGON2 }, stack.workerVars), "# Written by test/browser/passkeys.test.ts\n");
-    worker = startWranglerDev({ port, inspectorPort, envFile, persistTo: join(dir, "state"), logLevel: "warn", stdio: ["ignore", "ignore", "inherit"] });
-    if (!(await worker.waitForReady("/health", 120_000))) throw new Error("the Worker did not start under wrangler dev");
+    env = await startBrowserWorker("passkeys", { EMAIL_ENABLED: "false", ...ARGON2 });
+    ({ stack, browser } = env);
     // localhost, not 127.0.0.1: an IP address cannot be a WebAuthn RP id (Chromium resolves localhost to loopback itself).
-    origin = `http://localhost:${port}`;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    });
+    origin = env.localhostOrigin;
   }, 180_000);
 
   afterAll(async () => {
-    await browser?.close();
-    await worker?.stop();
-    await stack?.close();
-    rmSync(dir, { recursive: true, force: true });
+    await env?.stop();
   }, 60_000);
 
   it("registers a passkey and signs in with it (discoverable), on the Worker's origin", { timeout: 120_000 }, async () => {
@@ -77,12 +51,7 @@ describe.runIf(haveChromium || required)("passkeys in Chromium with a virtual au
     const context = await browser.newContext({ serviceWorkers: "block" });
     const foreign: string[] = [];
     const errors: string[] = [];
-    await context.route("**/*", (route) => {
-      const url = route.request().url();
-      if (new URL(url).origin === origin) return route.continue();
-      foreign.push(url);
-      return route.abort("blockedbyclient");
-    });
+    await onlyOrigins(context, [origin], (url) => foreign.push(url));
     const page = await context.newPage();
     page.on("pageerror", (e) => errors.push(e.message));
 

@@ -11,43 +11,40 @@
 // filters the audit log. A moderator sees the reduced view (no deactivate, no role, no keys) and a
 // deactivation it posts anyway is refused by the service. Refused too: a wrong CSRF token, a foreign
 // Origin, a signed-in user without a platform role; signed out, /portal sends the browser to /login.
-//
-// Without /usr/bin/chromium (or CHROMIUM_PATH) the test is skipped and says why; with
-// REQUIRE_BROWSER_TESTS=1 (as .ci/run sets) a missing browser is a failure instead.
+// Setup, skipping without Chromium and the shared checks: ./support.ts.
 import { generateKeyPairSync, randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startLocalStack, type LocalStack } from "../../scripts/local-stack/index.ts";
-import { writeDevVars } from "../../scripts/dev-vars.ts";
-import { freePorts, localWorkerVars, startWranglerDev, type WranglerDev } from "../../scripts/local-worker.ts";
+import type { LocalStack } from "../../scripts/local-stack/index.ts";
 import { argon2ParamsFromEnv, hashPasswordPhc, insertApprovedUser, sqlEndpointQuery } from "../../scripts/seed-users.ts";
+import {
+  ARGON2,
+  axeViolations,
+  browserTestsEnabled,
+  cspViolations,
+  onlyOrigins,
+  PASSWORD,
+  RECORD_CSP_VIOLATIONS,
+  SCREENSHOTS,
+  startBrowserWorker,
+  VIEWPORTS,
+  watchForProblems,
+  type BrowserWorker,
+  type ViewportName,
+} from "./support.ts";
 
-const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
-const haveChromium = existsSync(CHROMIUM);
-const required = process.env.REQUIRE_BROWSER_TESTS === "1";
-const SKIP_REASON = `browser tests skipped: no Chromium at ${CHROMIUM} (install Debian's: apt-get install chromium; or set CHROMIUM_PATH)`;
-if (!haveChromium && !required) console.warn(SKIP_REASON);
+const SHOTS = join(SCREENSHOTS, "portal");
 
-const SHOTS = join(process.env.BROWSER_SCREENSHOT_DIR || join(tmpdir(), "edge-auth-browser"), "portal");
-const AXE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
-const VIEWPORTS = { desktop: { width: 1280, height: 800 }, phone: { width: 360, height: 740 } } as const;
-type ViewportName = keyof typeof VIEWPORTS;
-const ARGON2 = { ARGON2_MEMORY: "1024", ARGON2_TIME: "1", ARGON2_PARALLELISM: "1" };
-const PASSWORD = "correct horse battery staple 1";
-
-describe.runIf(haveChromium || required)("the staff portal in Chromium", () => {
+describe.runIf(browserTestsEnabled)("the staff portal in Chromium", () => {
+  let env: BrowserWorker;
   let stack: LocalStack;
-  let worker: WranglerDev;
   let browser: Browser;
   let origin: string;
   let adminToken: string;
   let superadmin: string;
   let moderator: string;
-  const dir = mkdtempSync(join(tmpdir(), "edge-auth-portal-"));
   const problems: string[] = [];
   const axeChecked = new Set<string>();
 
@@ -100,28 +97,15 @@ describe.runIf(haveChromium || required)("the staff portal in Chromium", () => {
     // The Worker under wrangler dev can be slow to answer right after a rebuild.
     context.setDefaultTimeout(60_000);
     context.setDefaultNavigationTimeout(60_000);
-    await context.route("**/*", (route) => {
-      const url = new URL(route.request().url());
-      if (url.origin === origin) return route.continue();
-      problems.push(`request to another origin: ${url}`);
-      return route.abort("blockedbyclient");
-    });
-    await context.addInitScript({ content: `window.__csp = []; document.addEventListener("securitypolicyviolation", (e) => window.__csp.push(e.violatedDirective + " " + e.blockedURI));` });
-    context.on("page", (page) => {
-      page.on("pageerror", (e) => problems.push(`script error on ${page.url()}: ${e.message}`));
-      page.on("console", (m) => {
-        if (m.type() === "error" && !/status of 40[0-9]/.test(m.text())) problems.push(`console error on ${page.url()}: ${m.text()}`);
-      });
-    });
+    await onlyOrigins(context, [origin], (url) => problems.push(`request to another origin: ${url}`));
+    await context.addInitScript(RECORD_CSP_VIOLATIONS);
+    context.on("page", (page) => watchForProblems(page, problems));
     return context;
   }
   /** axe-core on the page as it is (injected through the DevTools protocol: the page's CSP is untouched), its CSP reports, its width, and a screenshot. */
   async function check(page: Page, name: string, viewport: ViewportName): Promise<void> {
-    await page.evaluate(`${AXE}\n;undefined`);
-    const result = (await page.evaluate(`axe.run(document, { resultTypes: ["violations"] })`)) as { violations: { id: string; impact: string; help: string; nodes: { target: string[] }[] }[] };
-    const violations = result.violations.map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
-    expect(violations, `axe on ${name} (${viewport})`).toEqual([]);
-    expect((await page.evaluate("window.__csp")) as string[], `CSP violations on ${name}`).toEqual([]);
+    expect(await axeViolations(page), `axe on ${name} (${viewport})`).toEqual([]);
+    expect(await cspViolations(page), `CSP violations on ${name}`).toEqual([]);
     // Nothing sticks out sideways, even on the phone.
     const width = (await page.evaluate("document.documentElement.scrollWidth")) as number;
     expect(width, `${name} (${viewport}) is wider than the viewport`).toBeLessThanOrEqual(VIEWPORTS[viewport].width);
@@ -156,35 +140,16 @@ describe.runIf(haveChromium || required)("the staff portal in Chromium", () => {
   }
 
   beforeAll(async () => {
-    if (!haveChromium) throw new Error(`REQUIRE_BROWSER_TESTS=1 but there is no Chromium at ${CHROMIUM}`);
-    stack = await startLocalStack({ finance: false });
-    const [port, inspectorPort] = await freePorts(2);
-    const envFile = join(dir, "vars.env");
-    writeDevVars(
-      envFile,
-      localWorkerVars(
-        {
-          APP_ENV: "development",
-          PUBLIC_REGISTRATION_ENABLED: "true",
-          EMAIL_ENABLED: "false",
-          // Keys of its own, not development's per-isolate ones: tokens and CSRF form tokens stay
-          // good when wrangler dev reloads the Worker (a source file changed) in the middle of a test.
-          JWT_SIGNING_KEY_PEM: generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs8", format: "pem" }).toString(),
-          REFRESH_TOKEN_SECRET: randomBytes(32).toString("base64url"),
-          ...ARGON2,
-        },
-        stack.workerVars,
-      ),
-      "# Written by test/browser/portal.test.ts\n",
-    );
-    worker = startWranglerDev({ port, inspectorPort, envFile, persistTo: join(dir, "state"), logLevel: "warn", stdio: ["ignore", "ignore", "inherit"] });
-    if (!(await worker.waitForReady("/health", 120_000))) throw new Error("the Worker did not start under wrangler dev");
-    origin = new URL(worker.url).origin;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    env = await startBrowserWorker("portal", {
+      PUBLIC_REGISTRATION_ENABLED: "true",
+      EMAIL_ENABLED: "false",
+      // Keys of its own, not development's per-isolate ones: tokens and CSRF form tokens stay
+      // good when wrangler dev reloads the Worker (a source file changed) in the middle of a test.
+      JWT_SIGNING_KEY_PEM: generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs8", format: "pem" }).toString(),
+      REFRESH_TOKEN_SECRET: randomBytes(32).toString("base64url"),
+      ...ARGON2,
     });
+    ({ stack, browser, origin } = env);
     superadmin = (await seedUser("superadmin", "PLATFORM_SUPERADMIN")).email;
     moderator = (await seedUser("moderator", "PLATFORM_MODERATOR")).email;
     await adminLogin();
@@ -193,10 +158,7 @@ describe.runIf(haveChromium || required)("the staff portal in Chromium", () => {
   }, 240_000);
 
   afterAll(async () => {
-    await browser?.close();
-    await worker?.stop();
-    await stack?.close();
-    rmSync(dir, { recursive: true, force: true });
+    await env?.stop();
     console.log(`staff portal: axe-core clean on ${axeChecked.size} page views; screenshots in ${SHOTS}`);
   }, 60_000);
 
