@@ -31,6 +31,7 @@ import type { StackReady } from "./bench/stack-process.ts";
 import { writeDevVars } from "./dev-vars.ts";
 import { PROJECT_ROOT } from "./local-stack/index.ts";
 import { startMiniflareWorker, bundleWorker } from "./bench/miniflare-worker.ts";
+import { BenchAuthenticator } from "./bench/soft-authenticator.ts";
 import { freePorts, localWorkerVars, startWranglerDev } from "./local-worker.ts";
 import { argon2ParamsFromEnv, hashPasswordPhc, insertApprovedUser, localEndpointAnswers, sqlEndpointQuery } from "./seed-users.ts";
 
@@ -41,7 +42,7 @@ Starts a fresh local stack and the Worker (or targets --url), seeds its own user
 GET /internal/users, the machine-to-machine routes and logout: req/s, p50/p95/p99, SQL and Redis
 round trips per request, and the critical path (sequential waits on the origin, from the Worker's
 Server-Timing). The seeded rows (mfa_verify with a recovery code, email_code_verify,
-redirect_exchange) use up one artefact per request, made before the row: at most 50 measured
+redirect_exchange, passkey_verify) use up one artefact per request, made before the row: at most 50 measured
 and 5 warm-up requests each.
 
   --runtime R          miniflare (default): the Worker bundled as wrangler bundles it and served
@@ -785,6 +786,34 @@ async function main(): Promise<number> {
     redirectPool.push(...codes);
   }
 
+  // 4. Passkey sign-in: one user with a passkey of the bench's authenticator, registered through the
+  // API (Bearer of a fresh sign-in); per request a challenge from the options route, answered ahead
+  // of time (the authenticator's counter stays 0, so the answers may be verified in any order).
+  let passkeyAuthenticator: BenchAuthenticator | null = null;
+  const passkeyPool: { challengeId: string; response: unknown }[] = [];
+  async function seedPasskeys(count: number): Promise<void> {
+    if (!passkeyAuthenticator) {
+      const authenticator = new BenchAuthenticator(target);
+      const [email] = await seedUsers("passkey", 1, true);
+      const session = await signIn(email);
+      const auth = { authorization: `Bearer ${session.accessToken}` };
+      const opts = await timedFetch(api("/auth/passkeys/register/options"), post({}, auth));
+      const options = dataOf(opts.body)?.options;
+      if (opts.status !== 200 || !options) seedFail("passkey registration options", opts);
+      const registered = await timedFetch(api("/auth/passkeys/register/verify"), post({ response: authenticator.create(options) }, auth));
+      if (registered.status !== 201) seedFail("passkey registration", registered);
+      passkeyAuthenticator = authenticator;
+    }
+    const authenticator = passkeyAuthenticator;
+    const entries = await inParallel(count, 4, async () => {
+      const r = await timedFetch(api("/auth/passkeys/login/options"), post({}));
+      const data = dataOf(r.body);
+      if (r.status !== 200 || !data?.challengeId) seedFail("passkey sign-in options", r);
+      return { challengeId: String(data.challengeId), response: authenticator.get(data.options) };
+    });
+    passkeyPool.push(...entries);
+  }
+
   const emptyPool: Sample = { ms: 0, status: 0, label: "pool empty", expected: false };
   const hasAccessToken = (body: string) => (typeof dataOf(body)?.accessToken === "string" ? null : "no accessToken");
   const seededOps: OpSpec[] = [
@@ -799,6 +828,19 @@ async function main(): Promise<number> {
         const entry = mfaPool.pop();
         if (!entry) return emptyPool;
         return sampleOf(await timedFetch(api("/auth/mfa/verify"), post({ mfaToken: entry.mfaToken, factor: "recovery_code", code: entry.code })), 200, hasAccessToken);
+      },
+    },
+    {
+      name: "passkey_verify",
+      label: "POST /auth/passkeys/login/verify",
+      expectedStatus: 200,
+      maxRequests: SEEDED_REQUESTS_CAP,
+      maxWarmup: SEEDED_WARMUP_CAP,
+      seed: seedPasskeys,
+      request: async () => {
+        const entry = passkeyPool.pop();
+        if (!entry) return emptyPool;
+        return sampleOf(await timedFetch(api("/auth/passkeys/login/verify"), post(entry)), 200, hasAccessToken);
       },
     },
   ];

@@ -80,6 +80,7 @@ describe("npm run bench", () => {
         "mfa_verify",
         "email_code_verify",
         "redirect_exchange",
+        "passkey_verify",
         "validate_token",
       ].sort(),
     );
@@ -92,7 +93,7 @@ describe("npm run bench", () => {
     expect(ops.get("login")!.requests).toBe(12);
     // Their pools hold warm-up plus measured requests (under the bench's cap of 50), so every
     // request found its artefact: no "pool empty" answer above, and all 12 measured.
-    for (const name of ["mfa_verify", "email_code_verify", "redirect_exchange"]) expect(ops.get(name)!.requests, name).toBe(12);
+    for (const name of ["mfa_verify", "email_code_verify", "redirect_exchange", "passkey_verify"]) expect(ops.get(name)!.requests, name).toBe(12);
 
     // The critical path, from the Worker's Server-Timing: the JWKS never waits on the origin, and
     // /auth/me waits once (its Redis marker check runs alongside its SQL statement).
@@ -140,6 +141,11 @@ describe("npm run bench", () => {
     expect(rt("redirect_exchange").sql).toBeLessThanOrEqual(1);
     expect(rt("redirect_exchange").redis).toBe(1);
     expect(ops.get("redirect_exchange")!.pathPerRequest).toBeLessThanOrEqual(2);
+    // test/budgets/passkeys.test.ts: the challenge taken once (1 Redis), then the credential, the
+    // counter compare-and-set and the session (3 SQL) in sequence.
+    expect(rt("passkey_verify").redis).toBe(1);
+    expect(rt("passkey_verify").sql).toBeLessThanOrEqual(3);
+    expect(ops.get("passkey_verify")!.pathPerRequest).toBeLessThanOrEqual(4);
 
     const ratios = new Map<string, { value: number | null }>(report.ratios.map((r: { name: string; value: number | null }) => [r.name, r]));
     for (const name of ["login_p50_over_bare_argon2id_p50", "unknown_email_p50_over_wrong_password_p50", "refresh_rps_over_health_rps", "auth_me_rps_over_health_rps"]) {
