@@ -18,6 +18,14 @@
 // formatDevVars writes a file that readEnvFileAsWrangler gives back unchanged, or refuses a value
 // it cannot represent, naming the variable. test/node/dev-vars.test.ts holds both against
 // wrangler's own reader (its exported unstable_getVarsForDev).
+//
+// No quoting can carry some values through that parser (all three quote characters with a # or a
+// line break, some carriage-return and `\n` combinations). planDevVars hands those to wrangler
+// another way: `wrangler dev --var KEY:VALUE`, which wrangler splits at the first colon only
+// (src/utils/collectKeyValues.ts) and binds as a hidden plain_text var over the env file's values;
+// yargs keeps a `--var=…` argument of a string array option byte for byte (no quote stripping, no
+// number coercion, line breaks kept). A command line cannot hold a NUL character, so a value with
+// one that the env file cannot carry either is the only one still refused.
 import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 
 // dotenv 16.3.1, lib/main.js: LINE and parse().
@@ -98,10 +106,13 @@ export function readEnvFileAsWrangler(text: string): Record<string, string> {
 /** A variable whose value no line of an env file can carry to wrangler unchanged. */
 export class DevVarError extends Error {
   readonly variable: string;
-  constructor(variable: string, problem: string) {
+  /** True when only the env file's syntax is in the way (planDevVars passes such a value as --var). */
+  readonly envFileOnly: boolean;
+  constructor(variable: string, problem: string, envFileOnly = false) {
     super(`${variable}: ${problem}`);
     this.name = "DevVarError";
     this.variable = variable;
+    this.envFileOnly = envFileOnly;
   }
 }
 
@@ -127,7 +138,8 @@ function unrepresentable(key: string, value: string): DevVarError {
     key,
     `cannot be written to the env file wrangler dev reads without changing it (wrangler's dotenv parser has no escapes${
       why.length ? `; ${why.join("; ")}` : ""
-    }). Deploy it with \`wrangler secret put\`; for local runs choose a value without that combination.`,
+    }). planDevVars passes such a value to wrangler dev as --var instead.`,
+    true,
   );
 }
 
@@ -172,8 +184,70 @@ export function readDevVars(path: string): Record<string, string> {
   return existsSync(path) ? parseDevVars(readFileSync(path, "utf8")) : {};
 }
 
-/** Writes `vars` as an env file wrangler reads back unchanged (owner-only: it holds secrets). */
-export function writeDevVars(path: string, vars: Record<string, string>, header = ""): void {
-  writeFileSync(path, formatDevVars(vars, header), { mode: 0o600 });
+function writeOwnerOnly(path: string, text: string): void {
+  writeFileSync(path, text, { mode: 0o600 });
   chmodSync(path, 0o600);
+}
+
+/** Writes `vars` as an env file wrangler reads back unchanged (owner-only: it holds secrets); refuses what it cannot carry. */
+export function writeDevVars(path: string, vars: Record<string, string>, header = ""): void {
+  writeOwnerOnly(path, formatDevVars(vars, header));
+}
+
+/** The argument `wrangler dev` reads as the binding `key` = `value` (see the top of this file). */
+export function formatVarArg(key: string, value: string): string {
+  return `--var=${key}:${value}`;
+}
+
+/** A `--var=KEY:VALUE` argument as wrangler 4.x reads it: yargs keeps the text after `--var=`, collectKeyValues splits it at the first colon. */
+export function readVarArgAsWrangler(arg: string): [string, string] {
+  const m = /^--?([^=]+)=([\s\S]*)$/.exec(arg);
+  if (!m || m[1] !== "var") throw new Error(`not a --var= argument: ${arg}`);
+  const [key, ...value] = m[2].split(":");
+  return [key, value.join(":")];
+}
+
+/** How `wrangler dev` gets every binding: an env file, and `--var` for the values no env file can carry. */
+export interface DevVarsPlan {
+  /** The env file's text (for --env-file). */
+  envFile: string;
+  /** The bindings to pass as `--var KEY:VALUE` (see formatVarArg); usually none. */
+  cliVars: Record<string, string>;
+}
+
+/**
+ * Splits `vars` between an env file (every value its quoting can carry, as formatDevVars writes
+ * it) and `--var` arguments (the rest), so that wrangler binds every value unchanged. Throws
+ * DevVarError only for a name wrangler cannot bind, an unpaired surrogate (which neither a UTF-8
+ * file nor a command line can hold, and which neither .dev.vars nor the environment can produce),
+ * or a NUL character in a value the env file cannot carry (no command line argument can hold one).
+ */
+export function planDevVars(vars: Record<string, string>, header = ""): DevVarsPlan {
+  const inFile = { ...vars };
+  const cliVars: Record<string, string> = {};
+  for (;;) {
+    let envFile: string;
+    try {
+      envFile = formatDevVars(inFile, header);
+    } catch (err) {
+      if (!(err instanceof DevVarError) || !err.envFileOnly || !(err.variable in inFile)) throw err;
+      const value = inFile[err.variable];
+      if (value.includes("\0"))
+        throw new DevVarError(
+          err.variable,
+          "contains a NUL character, which no command line argument can carry, together with characters no env file line can carry (all three quote characters with a # or a line break, or a carriage return or \\n sequence beside them). Remove the NUL character.",
+        );
+      cliVars[err.variable] = value;
+      delete inFile[err.variable];
+      continue;
+    }
+    return { envFile, cliVars };
+  }
+}
+
+/** Writes the env file of planDevVars (owner-only) and returns the bindings to pass as --var. */
+export function writeDevVarsPlan(path: string, vars: Record<string, string>, header = ""): Record<string, string> {
+  const { envFile, cliVars } = planDevVars(vars, header);
+  writeOwnerOnly(path, envFile);
+  return cliVars;
 }

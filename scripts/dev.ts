@@ -6,12 +6,12 @@
 //     Postgres in DATABASE_URL) and Upstash-protocol Redis on :8791 (in memory, or REDIS_URL),
 //     with migrations applied.
 //  3. wrangler dev on http://127.0.0.1:8787, offline, its bindings from one env file merged from the
-//     above and written so that wrangler reads back every value unchanged (a value no env file can
-//     carry is refused before anything starts). Ctrl-C stops everything it started.
+//     above and written so that wrangler reads back every value unchanged; the rare value no env
+//     file can carry goes as `--var KEY:VALUE` instead (planDevVars). Ctrl-C stops everything it started.
 import { generateKeyPairSync } from "node:crypto";
 import { appendFileSync, copyFileSync, existsSync, mkdirSync, rmSync } from "node:fs";
 import { join, relative, resolve, sep } from "node:path";
-import { formatDevVars, readDevVars, writeDevVars } from "./dev-vars.ts";
+import { planDevVars, readDevVars, writeDevVarsPlan } from "./dev-vars.ts";
 import { LOCAL_DATA_DIR, PROJECT_ROOT, startLocalStack } from "./local-stack/index.ts";
 import { localWorkerVars, startWranglerDev } from "./local-worker.ts";
 
@@ -72,8 +72,9 @@ function printOutbox(redisUrl: string, token: string): () => void {
 async function main() {
   ensureDevVars();
   const port = PORT;
-  // Refuse a value the env file cannot carry before starting anything (the stack's own values are simple).
-  formatDevVars(localWorkerVars(readDevVars(DEV_VARS), {}));
+  // Refuse a value wrangler cannot be given (a NUL character in one no env file can carry) before
+  // starting anything (the stack's own values are simple).
+  planDevVars(localWorkerVars(readDevVars(DEV_VARS), {}));
   const stack = await startLocalStack({
     databaseUrl: process.env.DATABASE_URL || undefined,
     dataDir: process.env.DATABASE_URL ? undefined : PGLITE_DIR,
@@ -86,13 +87,13 @@ async function main() {
   console.log(`[dev] local stack: ${stack.describe()}`);
 
   mkdirSync(MERGED_DIR, { recursive: true });
-  writeDevVars(
+  const cliVars = writeDevVarsPlan(
     MERGED,
     localWorkerVars(readDevVars(DEV_VARS), stack.workerVars),
     "# Written by npm run dev from .dev.vars, the environment and the local stack. Do not edit.\n",
   );
 
-  const worker = startWranglerDev({ port, envFile: MERGED });
+  const worker = startWranglerDev({ port, envFile: MERGED, vars: cliVars });
   const wrangler = worker.child;
 
   const stopOutbox = printOutbox(stack.redis.url, stack.workerVars.UPSTASH_REDIS_REST_TOKEN);

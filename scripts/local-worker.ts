@@ -1,12 +1,14 @@
 // Running a Worker under `wrangler dev` from the Node scripts (`npm run dev`, `npm run bench`):
 // offline, on loopback, with its bindings from one merged env file written by scripts/dev-vars.ts
-// and nothing else (never the developer's .dev.vars by accident: an --env-file makes wrangler skip
-// it), in its own process group so that stopping it also stops its workerd.
+// (plus, as `--var`, the rare values no env file can carry: planDevVars) and nothing else (never
+// the developer's .dev.vars by accident: an --env-file makes wrangler skip it), in its own process
+// group so that stopping it also stops its workerd.
 import { spawn, type ChildProcess, type StdioOptions } from "node:child_process";
 import { existsSync } from "node:fs";
 import { createServer, type AddressInfo, type Server } from "node:net";
 import { join } from "node:path";
 import { envSchema } from "../src/config.ts";
+import { formatVarArg } from "./dev-vars.ts";
 import { PROJECT_ROOT } from "./local-stack/index.ts";
 
 /** No metrics, no network lookups, no banner: wrangler dev works offline. */
@@ -50,8 +52,13 @@ const WRANGLER_BIN = join(PROJECT_ROOT, "node_modules", ".bin", "wrangler");
 
 export interface WranglerDevOptions {
   port: number;
-  /** The merged env file with every binding. */
+  /** The merged env file with every binding (but those in `vars`). */
   envFile: string;
+  /**
+   * Bindings passed as `--var KEY:VALUE` (the cliVars of planDevVars: values no env file can
+   * carry); they override the env file's. Visible to `ps` while wrangler runs, so only those.
+   */
+  vars?: Record<string, string>;
   /** Entry point other than wrangler.toml's main (the rules and flags of wrangler.toml still apply). */
   script?: string;
   name?: string;
@@ -83,6 +90,8 @@ export function startWranglerDev(options: WranglerDevOptions): WranglerDev {
     ...(options.persistTo ? ["--persist-to", options.persistTo] : []),
     "--env-file",
     options.envFile,
+    // --var=KEY:VALUE in one argument, each followed by a flag, so yargs reads exactly that value.
+    ...Object.entries(options.vars ?? {}).map(([key, value]) => formatVarArg(key, value)),
     "--show-interactive-dev-session=false",
     "--log-level",
     options.logLevel ?? "log",

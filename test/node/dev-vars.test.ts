@@ -1,7 +1,8 @@
 // scripts/dev-vars.ts against wrangler's own reader (its exported unstable_getVarsForDev, the
 // function `wrangler dev` calls): an env file written by writeDevVars reads back as exactly the
-// values written, for every string it does not refuse; and parseDevVars reads a developer's
-// .dev.vars as wrangler itself would.
+// values written, for every string it does not refuse; planDevVars passes those it refuses as
+// --var, so that every string reaches the Worker (checked against a real `wrangler dev` too); and
+// parseDevVars reads a developer's .dev.vars as wrangler itself would.
 import { generateKeyPairSync } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -9,8 +10,19 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { unstable_getVarsForDev } from "wrangler";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DevVarError, formatDevVar, formatDevVars, parseDevVars, readEnvFileAsWrangler, writeDevVars } from "../../scripts/dev-vars.ts";
-import { WRANGLER_ENV_FILE_ONLY } from "../../scripts/local-worker.ts";
+import {
+  DevVarError,
+  formatDevVar,
+  formatDevVars,
+  formatVarArg,
+  parseDevVars,
+  planDevVars,
+  readEnvFileAsWrangler,
+  readVarArgAsWrangler,
+  writeDevVars,
+  writeDevVarsPlan,
+} from "../../scripts/dev-vars.ts";
+import { freePorts, startWranglerDev, WRANGLER_ENV_FILE_ONLY } from "../../scripts/local-worker.ts";
 
 let dir: string;
 let files = 0;
@@ -150,6 +162,91 @@ describe("writeDevVars -> wrangler's env-file reader", () => {
       { numRuns: 300 },
     );
   });
+});
+
+/** Values no env file line can carry (formatDevVars refuses them); planDevVars passes them as --var. */
+const FILE_REFUSES: Record<string, string> = {
+  ALL_QUOTES_HASH: `it's "x" \`y\` #1`,
+  ALL_QUOTES_NEWLINE: `it's "x" \`y\`\nsecond # line`,
+  CR_QUOTE_HASH: 'a"\r#',
+  COLONS: `KEY:VALUE: it's "x" \`y\` # :`,
+  DASHES_NEWLINE: `--var=X:1 -- it's "x" \`y\` #\n--ip`,
+};
+
+/** What `wrangler dev --env-file <file> --var …` binds for planDevVars's split (the --var bindings win). */
+function wranglerReadsPlan(vars: Record<string, string>): Record<string, string> {
+  const file = join(dir, `plan-${files++}.env`);
+  const cliVars = writeDevVarsPlan(file, vars, "# header comment: it is ignored\n");
+  for (const [key, value] of Object.entries(cliVars)) expect(formatVarArg(key, value)).not.toContain("\0"); // a command line cannot hold NUL
+  const fromFile = values(unstable_getVarsForDev(join(dir, "wrangler.toml"), [file], {}, undefined, true));
+  for (const key of Object.keys(cliVars)) expect(fromFile, `${key} is in the file too`).not.toHaveProperty(key);
+  return { ...fromFile, ...Object.fromEntries(Object.entries(cliVars).map(([k, v]) => readVarArgAsWrangler(formatVarArg(k, v)))) };
+}
+
+describe("planDevVars: the env file, and --var for what it cannot carry", () => {
+  it("passes every value the env file refuses as --var, and only those", () => {
+    for (const [key, value] of Object.entries(FILE_REFUSES)) expect(() => formatDevVar(key, value), key).toThrow(DevVarError);
+    const plan = planDevVars({ ...AWKWARD, ...FILE_REFUSES });
+    expect(plan.cliVars).toEqual(FILE_REFUSES);
+    expect(readEnvFileAsWrangler(plan.envFile)).toEqual(AWKWARD);
+    expect(wranglerReadsPlan({ ...AWKWARD, ...FILE_REFUSES })).toEqual({ ...AWKWARD, ...FILE_REFUSES });
+  });
+
+  it("refuses only a NUL character in a value the env file cannot carry (no command line can hold it), naming the variable", () => {
+    expect(planDevVars({ NUL_OK: "a\0b 'x'" }).cliVars).toEqual({});
+    expect(() => planDevVars({ OK: "1", NUL_BAD: `it's "x" \`y\` #\0` })).toThrow(/^NUL_BAD: contains a NUL character/);
+  });
+
+  it("gives back every generated string: from the env file or as --var, no refusals", () => {
+    const awkwardChar = fc.constantFrom("'", '"', "`", "\\", "$", "{", "}", "#", "=", ":", " ", "\t", "\n", "\r", "n", "r", "a", "Z", "_", "-", "é", "🔑", "\u0000");
+    const value = fc.oneof(fc.string({ unit: awkwardChar, maxLength: 24 }), fc.string({ unit: "grapheme", maxLength: 12 }), fc.string({ maxLength: 12 }));
+    const vars = fc.dictionary(fc.stringMatching(/^[A-Z_][A-Z0-9_]{0,6}$/), value, { minKeys: 1, maxKeys: 6 });
+    let viaVar = 0;
+    fc.assert(
+      fc.property(vars, (v) => {
+        // A NUL character cannot be passed on a command line (nor come from the environment): the
+        // one refusal left, only for a value the env file cannot carry either.
+        const nulAndFileRefuses = Object.entries(v).some(([k, x]) => x.includes("\0") && (() => { try { formatDevVars({ [k]: x }); return false; } catch { return true; } })());
+        if (nulAndFileRefuses) {
+          expect(() => planDevVars(v)).toThrow(/contains a NUL character/);
+          return;
+        }
+        viaVar += Object.keys(planDevVars(v).cliVars).length;
+        expect(wranglerReadsPlan(v)).toEqual(v);
+      }),
+      { numRuns: 300 },
+    );
+    expect(viaVar).toBeGreaterThan(0); // the generator does reach the --var path
+  });
+
+  it("a real `wrangler dev` binds every value unchanged, from the env file and from --var", async () => {
+    const project = mkdtempSync(join(dir, "echo-"));
+    const script = join(project, "echo.js");
+    writeFileSync(script, "export default { fetch: (_req, env) => Response.json(env) };\n");
+    const all = { ...AWKWARD, ...FILE_REFUSES };
+    const envFile = join(project, "vars.env");
+    const cliVars = writeDevVarsPlan(envFile, all);
+    expect(Object.keys(cliVars).sort()).toEqual(Object.keys(FILE_REFUSES).sort());
+    const [port, inspectorPort] = await freePorts(2);
+    const worker = startWranglerDev({
+      port,
+      inspectorPort,
+      script,
+      name: "dev-vars-echo",
+      envFile,
+      vars: cliVars,
+      persistTo: join(project, "state"),
+      logLevel: "warn",
+      stdio: ["ignore", "ignore", "inherit"],
+    });
+    try {
+      expect(await worker.waitForReady("/", 150_000)).toBe(true);
+      const env = (await (await fetch(worker.url)).json()) as Record<string, unknown>;
+      expect(Object.fromEntries(Object.keys(all).map((k) => [k, env[k]]))).toEqual(all);
+    } finally {
+      await worker.stop();
+    }
+  }, 180_000);
 });
 
 describe("parseDevVars reads .dev.vars as wrangler does", () => {

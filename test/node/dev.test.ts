@@ -135,6 +135,9 @@ describe("npm run dev hands every value to the Worker unchanged", () => {
     `JWKS_MAX_AGE=ключ 🔑`,
     `RATE_LIMIT_REGISTER_PER_IP='from .dev.vars, overridden'`,
     `PASSWORD_MIN_LENGTH='C:\\path\\ends with \\'`,
+    // No env file line can carry this value (npm run dev passes it as --var):
+    "EMAIL_VERIFICATION_TTL='it\\'s \"all\" `three` # and a hash",
+    "and a line'",
   ];
   const FROM_DEV_VARS: Record<string, string> = {
     ACCESS_TOKEN_TTL: '[{"kid":"old","pem":"-----BEGIN PUBLIC KEY-----\\nMIIB\\n-----END PUBLIC KEY-----\\n"}]',
@@ -146,6 +149,7 @@ describe("npm run dev hands every value to the Worker unchanged", () => {
     JWKS_MAX_AGE: "ключ 🔑",
     RATE_LIMIT_REGISTER_PER_IP: "from .dev.vars, overridden",
     PASSWORD_MIN_LENGTH: "C:\\path\\ends with \\",
+    EMAIL_VERIFICATION_TTL: "it\\'s \"all\" `three` # and a hash\nand a line",
   };
   // The process environment, byte for byte (a process environment variable overrides .dev.vars):
   const FROM_ENV: Record<string, string> = {
@@ -161,6 +165,9 @@ describe("npm run dev hands every value to the Worker unchanged", () => {
     RATE_LIMIT_PASSWORD_RESET_PER_EMAIL: "it's `x` \"y\"",
     RATE_LIMIT_PASSWORD_RESET_PER_IP: "\nafter a newline",
     RATE_LIMIT_REGISTER_PER_IP: 'from "the" environment',
+    // Values no env file line can carry (npm run dev passes them as --var):
+    EMAIL_OTP_TTL: "it's \"all\" `three` # and a hash\nand a line",
+    STEP_UP_TTL: 'a"\r#',
   };
 
   it("from .dev.vars and from the environment, as the Worker's config error shows", async () => {
@@ -207,8 +214,9 @@ describe("npm run dev hands every value to the Worker unchanged", () => {
     expect(existsSync(join(PROJECT_ROOT, ".wrangler", "dev", `vars-${new URL(dev.url).port}.env`))).toBe(false);
   }, STARTUP_MS + 60_000);
 
-  it("refuses a value no env file can carry before starting anything, naming the variable", async () => {
+  it("refuses only a value wrangler cannot be given (a NUL character it would need on the command line), before starting anything", async () => {
     const [port, sqlPort, redisPort] = await freePorts(3);
+    writeFileSync(join(dataDir, "refused.vars"), "EMAIL_APP_NAME='it\\'s \"all\" `three` # and\0 a NUL'\n");
     const res = await run(process.execPath, [DEV], {
       cwd: PROJECT_ROOT,
       timeout: 30_000, // were it to start after all
@@ -219,16 +227,15 @@ describe("npm run dev hands every value to the Worker unchanged", () => {
         PORT_WORKER: String(port),
         LOCAL_SQL_PORT: String(sqlPort),
         LOCAL_REDIS_PORT: String(redisPort),
-        EMAIL_APP_NAME: "it's \"all\" `three` # and a hash",
       },
     }).then(
       () => ({ code: 0, out: "" }),
       (err: { code: number; stdout: string; stderr: string }) => ({ code: err.code, out: err.stdout + err.stderr }),
     );
     expect(res.code).toBe(1);
-    expect(res.out).toMatch(/\[dev\] EMAIL_APP_NAME: cannot be written to the env file/);
+    expect(res.out).toMatch(/\[dev\] EMAIL_APP_NAME: contains a NUL character/);
     expect(res.out).not.toMatch(/local stack/);
-    // DEV_VARS_FILE names the .dev.vars to use, created from the example like the default one.
+    // DEV_VARS_FILE names the .dev.vars to use; the signing key is generated into it like the default one.
     expect(readFileSync(join(dataDir, "refused.vars"), "utf8")).toContain("JWT_SIGNING_KEY_PEM=");
   });
 });
