@@ -25,7 +25,7 @@
 // (src/utils/collectKeyValues.ts) and binds as a hidden plain_text var over the env file's values;
 // yargs keeps a `--var=…` argument of a string array option byte for byte (no quote stripping, no
 // number coercion, line breaks kept). A command line cannot hold a NUL character, so a value with
-// one that the env file cannot carry either is the only one still refused.
+// one is the only one still refused (wrangler also stops on one in its env file).
 import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 
 // dotenv 16.3.1, lib/main.js: LINE and parse().
@@ -220,9 +220,14 @@ export interface DevVarsPlan {
  * it) and `--var` arguments (the rest), so that wrangler binds every value unchanged. Throws
  * DevVarError only for a name wrangler cannot bind, an unpaired surrogate (which neither a UTF-8
  * file nor a command line can hold, and which neither .dev.vars nor the environment can produce),
- * or a NUL character in a value the env file cannot carry (no command line argument can hold one).
+ * or a NUL character (wrangler dev stops on one in its env file, and no command line can hold one).
  */
 export function planDevVars(vars: Record<string, string>, header = ""): DevVarsPlan {
+  // wrangler dev hands the env file's values to a child process's environment too (it stops with
+  // "must be a string without null bytes"), so a NUL character cannot reach the Worker either way.
+  for (const [key, value] of Object.entries(vars))
+    if (value.includes("\0"))
+      throw new DevVarError(key, "contains a NUL character, which wrangler dev cannot take (neither from its env file nor as --var). Remove the NUL character.");
   const inFile = { ...vars };
   const cliVars: Record<string, string> = {};
   for (;;) {
