@@ -5,7 +5,7 @@
 // key, against the default bindings (16 KiB limit) and the configured ones (1 MiB limit, so deep
 // nesting is parsed rather than refused for its size); each answer must be a clean 4xx in the
 // envelope, and nothing may be written (every public table compared before and after).
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { setLogSink, type LogSink } from "../../src/runtime/log";
 import {
   assertNothingWritten,
@@ -104,6 +104,9 @@ async function everywhere(
 
 const MALFORMED = { status: 400, code: "malformed_json" };
 const TOO_LARGE = { status: 413, code: "payload_too_large" };
+
+// Each case sweeps every operation with a body; on a loaded 2-core machine one sweep can pass 30 s.
+vi.setConfig({ testTimeout: 120_000 });
 
 describe("bodies that are not UTF-8", () => {
   const cases: [string, Uint8Array][] = [
