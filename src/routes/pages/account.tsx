@@ -33,8 +33,8 @@ import { CSRF_FIELD } from "../../pages/csrf";
 import { PASSKEY_ACCOUNT_JS_PATH } from "../../pages/passkey-login";
 import { listPasskeys, removeOwnPasskey, renameOwnPasskey, type PasskeyView } from "../../services/passkeys/manage";
 import { listMyIdentities, unlinkMyIdentity } from "../../services/social/identities";
-import { startLink } from "../../services/social/sign-in";
-import { SOCIAL_PROVIDERS, type SocialProvider } from "../../services/applications/fields";
+import { offeredProviders, startLink } from "../../services/social/sign-in";
+import { PROVIDER_NAMES, SOCIAL_PROVIDERS, type SocialProvider } from "../../services/applications/fields";
 import type { IdentityView } from "../../stores/identities";
 import { requirePageStepUp, stepUpHref } from "../../pages/step-up";
 import { registrationOptions, verifyRegistration } from "../../services/passkeys/register";
@@ -57,12 +57,7 @@ const NOTICES: Record<string, MessageKey> = {
   stepped_up: "stepUp.done",
 };
 
-export const PROVIDER_NAMES: Record<SocialProvider, string> = { google: "Google", github: "GitHub", microsoft: "Microsoft", apple: "Apple" };
 
-/** The providers the account page offers to connect: in the application's policy and configured here. */
-export function linkableProviders(deps: Deps, page: PageContext): SocialProvider[] {
-  return signInPolicy(page.app).social.filter((p) => deps.config.social[p] !== undefined);
-}
 
 type Session = SessionView & { current: boolean };
 
@@ -431,7 +426,7 @@ export async function loadAccount(c: Context<PageEnv>, user: PageUser): Promise<
     listPasskeys(deps, user.principal),
     listMyIdentities(deps, user.principal),
   ]);
-  return { user, me, sessions, emailVerified: emailVerifiedOf(user.principal), mfa, devices, passkeys, identities, linkable: linkableProviders(deps, pageOf(c)) };
+  return { user, me, sessions, emailVerified: emailVerifiedOf(user.principal), mfa, devices, passkeys, identities, linkable: offeredProviders(deps, pageOf(c).app) };
 }
 
 function providerName(provider: string): string {

@@ -1,6 +1,8 @@
 // /login: the sign-in page. The methods shown follow the application's sign-in policy
 // (signInPolicy): password, and each configured social provider (a link to
 // /auth/oauth/{provider}); the second step when the account needs one. Signing out: POST /logout.
+import { PROVIDER_NAMES } from "../../services/applications/fields";
+import { offeredProviders } from "../../services/social/sign-in";
 import type { Context } from "hono";
 import { requestMeta } from "../../http/middleware";
 import { signInPolicy } from "../../services/applications/policy";
@@ -21,12 +23,9 @@ import { PASSKEY_LOGIN_JS_PATH } from "../../pages/passkey-login";
 import { CSRF_FIELD } from "../../pages/csrf";
 import type { AuthenticationResponseJSON } from "@simplewebauthn/server";
 
-const PROVIDER_NAMES: Record<SocialProvider, string> = { google: "Google", github: "GitHub", microsoft: "Microsoft", apple: "Apple" };
-
 /** The social providers this page offers: in the application's policy and configured here. */
 function socialProviders(c: Context<PageEnv>, page: PageContext): SocialProvider[] {
-  const configured = c.get("deps").config.social;
-  return signInPolicy(page.app).social.filter((p) => configured[p] !== undefined);
+  return offeredProviders(c.get("deps"), page.app);
 }
 
 interface LoginViewProps {

@@ -72,6 +72,9 @@ const Audience = z.string().min(1).max(512);
 export const SOCIAL_PROVIDERS = ["google", "github", "microsoft", "apple"] as const;
 export type SocialProvider = (typeof SOCIAL_PROVIDERS)[number];
 
+/** How the pages name each provider (a brand name: the same in every language). */
+export const PROVIDER_NAMES: Record<SocialProvider, string> = { google: "Google", github: "GitHub", microsoft: "Microsoft", apple: "Apple" };
+
 export const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/;
 
 /** An 8 KiB image as base64, with its data: prefix (a settings body fits MAX_BODY_BYTES). */

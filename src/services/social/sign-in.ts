@@ -47,6 +47,11 @@ export function callbackUrl(deps: Deps, provider: SocialProvider, requestOrigin:
   return `${deps.config.publicUrl ?? requestOrigin}/auth/oauth/${provider}/callback`;
 }
 
+/** The providers an application offers: in its sign-in policy and configured on this service. */
+export function offeredProviders(deps: Deps, application: CallingApplication): SocialProvider[] {
+  return signInPolicy(application).social.filter((p) => providerConfigured(deps.config, p));
+}
+
 /** The checks both starts share: the provider is on, the application offers it, the redirect URI is registered. */
 function assertStartAllowed(deps: Deps, application: CallingApplication, provider: SocialProvider, redirectUri: string | null): void {
   if (!providerConfigured(deps.config, provider)) throw providerNotConfigured(provider);
